@@ -1,0 +1,320 @@
+//! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
+//! builder that makes both.
+
+use crate::client::Response;
+use crate::limits::{DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+use crate::policy::{AddressPolicy, AllowList};
+use crate::pool::Pool;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+/// Resolves a host name and port to addresses.
+pub(crate) type Resolver = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+/// Configuration and connection pool shared by every store made from one builder.
+pub(crate) struct Shared {
+    pub(crate) allow_list: AllowList,
+    pub(crate) address_policy: AddressPolicy,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) limits: Limits,
+    pub(crate) max_concurrent: u32,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    pub(crate) resolver: Box<Resolver>,
+    pub(crate) pool: Pool,
+}
+
+/// A configuration mistake, reported when the context is built, never at request time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub(crate) fn new(msg: impl Into<String>) -> ConfigError {
+        ConfigError(msg.into())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The per-store state of the `wasi_experimental_http` functions: open responses by handle,
+/// and a reference to the shared configuration and connection pool.
+///
+/// Put one in each store's data and hand [`crate::add_to_linker`] an accessor to it.
+///
+/// ```no_run
+/// use wasi_experimental_http_wasmtime::HttpCtx;
+/// let ctx = HttpCtx::new(Some(vec!["https://api.example.com".into()]), Some(8))?;
+/// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+/// ```
+pub struct HttpCtx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) responses: HashMap<u32, Response>,
+    next_handle: u32,
+}
+
+impl fmt::Debug for HttpCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCtx")
+            .field("open_responses", &self.responses.len())
+            .field("allow_list", &self.shared.allow_list)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpCtx {
+    /// The constructor of the 0.10 host: `None` or an empty list denies every destination;
+    /// `None` for the limit means [`DEFAULT_MAX_CONCURRENT_REQUESTS`]. Everything else takes
+    /// its default (see [`HttpCtx::builder`]).
+    pub fn new(
+        allowed_hosts: Option<Vec<String>>,
+        max_concurrent_requests: Option<u32>,
+    ) -> Result<HttpCtx, ConfigError> {
+        let mut b = HttpCtx::builder().allowed_hosts(allowed_hosts.unwrap_or_default());
+        if let Some(n) = max_concurrent_requests {
+            b = b.max_concurrent_requests(n);
+        }
+        b.build()
+    }
+
+    /// A builder for every option.
+    pub fn builder() -> HttpCtxBuilder {
+        HttpCtxBuilder::default()
+    }
+
+    /// A new per-store context sharing this one's configuration and connection pool, with no
+    /// open responses. Use one per store; connections are reused across all of them.
+    pub fn new_sibling(&self) -> HttpCtx {
+        HttpCtx::from_shared(self.shared.clone())
+    }
+
+    /// Number of responses open in this store (what the concurrency limit counts).
+    pub fn open_responses(&self) -> usize {
+        self.responses.len()
+    }
+
+    /// Number of idle keep-alive connections in the shared pool.
+    pub fn idle_connections(&self) -> usize {
+        self.shared.pool.idle_count()
+    }
+
+    fn from_shared(shared: Arc<Shared>) -> HttpCtx {
+        HttpCtx {
+            shared,
+            responses: HashMap::new(),
+            next_handle: 1,
+        }
+    }
+
+    /// Stores a response under a fresh handle. Handles start at 1 and are not reused while
+    /// the store lives (until 2^32 allocations, after which free numbers are taken again).
+    pub(crate) fn insert(&mut self, response: Response) -> u32 {
+        let mut handle = self.next_handle;
+        while handle == 0 || self.responses.contains_key(&handle) {
+            handle = handle.wrapping_add(1);
+        }
+        self.next_handle = handle.wrapping_add(1);
+        self.responses.insert(handle, response);
+        handle
+    }
+
+    /// Whether another response may be opened.
+    pub(crate) fn has_capacity(&self) -> bool {
+        self.responses.len() < self.shared.max_concurrent as usize
+    }
+}
+
+/// Builds an [`HttpCtx`]. Every option has a documented default (see [`Limits`],
+/// [`Timeouts`], [`PoolConfig`], [`AddressPolicy`]).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use wasi_experimental_http_wasmtime::{HttpCtx, Timeouts};
+/// let ctx = HttpCtx::builder()
+///     .allowed_hosts(["https://*.example.com", "!https://admin.example.com"])
+///     .max_concurrent_requests(4)
+///     .timeouts(Timeouts { total: Duration::from_secs(10), ..Timeouts::default() })
+///     .build()?;
+/// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+/// ```
+pub struct HttpCtxBuilder {
+    allowed_hosts: Vec<String>,
+    max_concurrent: u32,
+    timeouts: Timeouts,
+    limits: Limits,
+    roots: Vec<CertificateDer<'static>>,
+    only_custom_roots: bool,
+    address_policy: AddressPolicy,
+    resolver: Option<Box<Resolver>>,
+    pool: PoolConfig,
+}
+
+impl Default for HttpCtxBuilder {
+    fn default() -> Self {
+        HttpCtxBuilder {
+            allowed_hosts: Vec::new(),
+            max_concurrent: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            timeouts: Timeouts::default(),
+            limits: Limits::default(),
+            roots: Vec::new(),
+            only_custom_roots: false,
+            address_policy: AddressPolicy::default(),
+            resolver: None,
+            pool: PoolConfig::default(),
+        }
+    }
+}
+
+impl fmt::Debug for HttpCtxBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCtxBuilder")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("timeouts", &self.timeouts)
+            .field("limits", &self.limits)
+            .field("address_policy", &self.address_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpCtxBuilder {
+    /// Origins guests may reach (`abi.md`, "Allow-list"); appended to any given before.
+    /// Empty (the default) denies everything.
+    pub fn allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// Responses one store may hold open at once. Default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`].
+    pub fn max_concurrent_requests(mut self, n: u32) -> Self {
+        self.max_concurrent = n;
+        self
+    }
+
+    /// Time budgets.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Size limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Adds trusted root certificates from a PEM bundle (one or more `CERTIFICATE` blocks).
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        let before = self.roots.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| ConfigError::new(format!("root certificate PEM: {e}")))?;
+            self.roots.push(cert);
+        }
+        if self.roots.len() == before {
+            return Err(ConfigError::new(
+                "root certificate PEM: no CERTIFICATE block",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Trusts only the added roots, not the built-in Mozilla roots (webpki-roots).
+    pub fn only_custom_roots(mut self, yes: bool) -> Self {
+        self.only_custom_roots = yes;
+        self
+    }
+
+    /// Which resolved addresses may be connected to. Default [`AddressPolicy::PublicOnly`].
+    pub fn address_policy(mut self, policy: AddressPolicy) -> Self {
+        self.address_policy = policy;
+        self
+    }
+
+    /// Replaces name resolution (default: the system resolver through
+    /// `std::net::ToSocketAddrs`, whose time is bounded only by the system's resolver
+    /// configuration). Useful for a caching resolver, or for tests.
+    pub fn resolver(
+        mut self,
+        f: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Box::new(f));
+        self
+    }
+
+    /// Keep-alive pool bounds.
+    pub fn pool(mut self, pool: PoolConfig) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Checks the configuration and builds the context.
+    pub fn build(self) -> Result<HttpCtx, ConfigError> {
+        let allow_list = AllowList::parse(&self.allowed_hosts)?;
+        if self.only_custom_roots && self.roots.is_empty() {
+            return Err(ConfigError::new(
+                "only_custom_roots is set but no root certificate was added",
+            ));
+        }
+        if self.timeouts.connect.is_zero()
+            || self.timeouts.response_header.is_zero()
+            || self.timeouts.idle.is_zero()
+            || self.timeouts.total.is_zero()
+        {
+            return Err(ConfigError::new("timeouts must be greater than zero"));
+        }
+        let tls = tls_config(&self.roots, self.only_custom_roots)?;
+        let resolver = self.resolver.unwrap_or_else(|| Box::new(system_resolver));
+        Ok(HttpCtx::from_shared(Arc::new(Shared {
+            allow_list,
+            address_policy: self.address_policy,
+            timeouts: self.timeouts,
+            limits: self.limits,
+            max_concurrent: self.max_concurrent,
+            tls,
+            resolver,
+            pool: Pool::new(self.pool),
+        })))
+    }
+}
+
+fn system_resolver(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    (host, port).to_socket_addrs().map(Iterator::collect)
+}
+
+/// TLS 1.2 and 1.3 only, ring's algorithms, ALPN `http/1.1`, SNI on (rustls's default).
+fn tls_config(
+    extra_roots: &[CertificateDer<'static>],
+    only_custom: bool,
+) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    if !only_custom {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    for cert in extra_roots {
+        roots
+            .add(cert.clone())
+            .map_err(|e| ConfigError::new(format!("root certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| ConfigError::new(format!("TLS configuration: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,314 @@
+//! The response head: status line and header section (RFC 9112 §4, §5).
+
+use super::{ParseError, is_field_value_byte, is_tchar, trim_ows};
+use crate::Limits;
+
+/// Finds the end of a head (or a trailer section) incrementally, enforcing the line, section
+/// and field-count limits on partial input so a server that never finishes cannot grow a buffer.
+#[derive(Debug, Clone)]
+pub(crate) struct HeadParser {
+    scanned: usize,
+    line_start: usize,
+    lines: usize,
+    has_start_line: bool,
+    max_line: usize,
+    max_section: usize,
+    max_fields: usize,
+}
+
+impl HeadParser {
+    /// A parser for a response head (first line is the status line).
+    pub(crate) fn response(limits: &Limits) -> HeadParser {
+        HeadParser::new(limits, true)
+    }
+
+    /// A parser for a trailer section (field lines only).
+    pub(crate) fn trailers(limits: &Limits) -> HeadParser {
+        HeadParser::new(limits, false)
+    }
+
+    fn new(limits: &Limits, has_start_line: bool) -> HeadParser {
+        HeadParser {
+            scanned: 0,
+            line_start: 0,
+            lines: 0,
+            has_start_line,
+            max_line: limits.max_header_line,
+            max_section: limits.max_header_section,
+            max_fields: limits.max_header_count,
+        }
+    }
+
+    /// Feeds the whole buffered section so far (`buf` always starts at the section's first
+    /// byte). Returns the section's length once its empty line has arrived.
+    pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
+        let start = self.scanned;
+        for (i, &b) in buf.iter().enumerate().skip(start) {
+            if b != b'\n' {
+                continue;
+            }
+            let line = buf.get(self.line_start..i).unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() > self.max_line {
+                return Err(ParseError::LineTooLong);
+            }
+            if i + 1 > self.max_section {
+                return Err(ParseError::SectionTooLarge);
+            }
+            self.line_start = i + 1;
+            if line.is_empty() && (self.lines > 0 || !self.has_start_line) {
+                self.scanned = i + 1;
+                return Ok(Some(i + 1));
+            }
+            self.lines += 1;
+            let fields = self.lines - usize::from(self.has_start_line);
+            if fields > self.max_fields {
+                return Err(ParseError::TooManyFields);
+            }
+        }
+        self.scanned = buf.len();
+        // +1: the line's CR may already be here without its LF.
+        if buf.len().saturating_sub(self.line_start) > self.max_line + 1 {
+            return Err(ParseError::LineTooLong);
+        }
+        if buf.len() > self.max_section {
+            return Err(ParseError::SectionTooLarge);
+        }
+        Ok(None)
+    }
+}
+
+/// One received field line: name lowercased, value with surrounding whitespace removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field {
+    /// Lowercase name.
+    pub(crate) name: Box<[u8]>,
+    /// Value bytes (may include obs-text, never CR, LF or NUL).
+    pub(crate) value: Box<[u8]>,
+}
+
+/// A parsed status line and header section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResponseHead {
+    /// `HTTP/1.0` (false) or `HTTP/1.1` (true).
+    pub(crate) http11: bool,
+    /// The status code, 100..=999.
+    pub(crate) status: u16,
+    /// Field lines in the order received.
+    pub(crate) fields: Vec<Field>,
+}
+
+impl ResponseHead {
+    /// The values of every field line named `name` (lowercase), in order.
+    pub(crate) fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| *f.name == *name)
+            .map(|f| &*f.value)
+    }
+
+    /// Whether the connection may carry another request after this response (RFC 9112 §9.3).
+    pub(crate) fn keep_alive(&self) -> bool {
+        let has = |token: &str| {
+            self.values(b"connection").any(|v| {
+                v.split(|&b| b == b',')
+                    .any(|t| trim_ows(t).eq_ignore_ascii_case(token.as_bytes()))
+            })
+        };
+        if self.http11 {
+            !has("close")
+        } else {
+            has("keep-alive") && !has("close")
+        }
+    }
+}
+
+/// Parses a complete head as delimited by [`HeadParser`]: line endings CRLF or bare LF
+/// (RFC 9112 §2.2 allows a recipient to accept LF), never a bare CR.
+pub(crate) fn parse_head(head: &[u8]) -> Result<ResponseHead, ParseError> {
+    let mut lines = split_lines(head)?;
+    let status_line = lines.next().ok_or(ParseError::StatusLine)?;
+    let (http11, status) = parse_status_line(status_line)?;
+    let mut fields = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        fields.push(parse_field_line(line)?);
+    }
+    Ok(ResponseHead {
+        http11,
+        status,
+        fields,
+    })
+}
+
+/// Splits a section into lines without their terminators.
+pub(crate) fn split_lines(section: &[u8]) -> Result<impl Iterator<Item = &[u8]>, ParseError> {
+    let body = section.strip_suffix(b"\n").unwrap_or(section);
+    let lines: Vec<&[u8]> = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .collect();
+    // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright.
+    if lines.iter().any(|l| l.contains(&b'\r')) {
+        return Err(ParseError::BareCr);
+    }
+    Ok(lines.into_iter())
+}
+
+/// `HTTP-version SP status-code SP [reason-phrase]` (RFC 9112 §4). A missing SP after the code
+/// is tolerated, as many servers omit it with an empty reason.
+fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ParseError> {
+    let http11 = match line.get(..9) {
+        Some(b"HTTP/1.1 ") => true,
+        Some(b"HTTP/1.0 ") => false,
+        _ => return Err(ParseError::StatusLine),
+    };
+    let code = line.get(9..12).ok_or(ParseError::StatusLine)?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::StatusLine);
+    }
+    let status = code
+        .iter()
+        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    if status < 100 {
+        return Err(ParseError::StatusLine);
+    }
+    match line.get(12..) {
+        None | Some([]) => {}
+        Some([b' ', reason @ ..]) if reason.iter().all(|&b| is_field_value_byte(b)) => {}
+        Some(_) => return Err(ParseError::StatusLine),
+    }
+    Ok((http11, status))
+}
+
+/// `field-name ":" OWS field-value OWS` (RFC 9112 §5).
+pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return Err(ParseError::ObsFold);
+    }
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(ParseError::FieldName)?;
+    let (name, rest) = line.split_at(colon);
+    // RFC 9112 §5.1: whitespace between name and colon MUST be rejected; it is not a tchar.
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        return Err(ParseError::FieldName);
+    }
+    let value = trim_ows(rest.get(1..).unwrap_or_default());
+    if !value.iter().all(|&b| is_field_value_byte(b)) {
+        return Err(ParseError::FieldValue);
+    }
+    Ok(Field {
+        name: name.to_ascii_lowercase().into(),
+        value: value.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A:  b \r\nx-a: c\r\n\r\n";
+
+    #[test]
+    fn every_prefix_of_a_valid_head_is_partial() {
+        for n in 0..OK.len() {
+            let mut p = HeadParser::response(&limits());
+            assert_eq!(p.feed(&OK[..n]), Ok(None), "prefix {n}");
+        }
+        let mut p = HeadParser::response(&limits());
+        assert_eq!(p.feed(OK), Ok(Some(OK.len())));
+    }
+
+    #[test]
+    fn incremental_feeding_finds_the_same_end() {
+        let mut p = HeadParser::response(&limits());
+        let mut buf = OK.to_vec();
+        buf.extend_from_slice(b"body");
+        for n in 1..buf.len() {
+            if let Some(end) = p.feed(&buf[..n]).unwrap() {
+                assert_eq!(end, OK.len());
+                return;
+            }
+        }
+        panic!("end not found");
+    }
+
+    #[test]
+    fn parses_status_and_fields() {
+        let h = parse_head(OK).unwrap();
+        assert!(h.http11);
+        assert_eq!(h.status, 200);
+        assert_eq!(h.fields.len(), 3);
+        assert_eq!(&*h.fields[0].name, b"content-type");
+        assert_eq!(
+            h.values(b"x-a").collect::<Vec<_>>(),
+            vec![&b"b"[..], &b"c"[..]]
+        );
+        assert!(h.keep_alive());
+        let h = parse_head(b"HTTP/1.0 204\n\n").unwrap();
+        assert_eq!(h.status, 204);
+        assert!(!h.keep_alive());
+        let h = parse_head(b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, close\r\n\r\n").unwrap();
+        assert!(!h.keep_alive());
+    }
+
+    /// RFC 9112 §4 (status line), §5.1 (no whitespace before colon), §5.2 (obs-fold),
+    /// §2.2 (bare CR).
+    #[test]
+    fn rejects_malformed_heads() {
+        for bad in [
+            &b"HTTP/2 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 099 x\r\n\r\n",
+            b"http/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nName : v\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nA: b\0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n: v\r\n\r\n",
+            b"HTTP/1.1 200 O\x01K\r\n\r\n",
+        ] {
+            assert!(
+                parse_head(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn limits_apply_to_partial_input() {
+        let l = Limits {
+            max_header_line: 16,
+            max_header_section: 64,
+            max_header_count: 2,
+            ..Limits::default()
+        };
+        let mut p = HeadParser::response(&l);
+        assert_eq!(p.feed(&[b'a'; 40]), Err(ParseError::LineTooLong));
+        let mut p = HeadParser::response(&l);
+        assert_eq!(
+            p.feed(b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n"),
+            Err(ParseError::TooManyFields)
+        );
+        let l = Limits {
+            max_header_count: 100,
+            ..l
+        };
+        let mut p = HeadParser::response(&l);
+        let many =
+            b"HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\r\ng: 7\r\nh: 8\r\n";
+        assert_eq!(p.feed(many), Err(ParseError::SectionTooLarge));
+    }
+}

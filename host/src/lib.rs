@@ -1,0 +1,36 @@
+//! Outbound HTTP/1.1 for WebAssembly guests on wasmtime: the host side of the
+//! `wasi_experimental_http` ABI (specified in `abi.md`).
+//!
+//! - [`add_to_linker`] registers the five functions; [`HttpCtx`] is the per-store state.
+//! - HTTP/1.1 is implemented here over `std::net::TcpStream` and rustls; no HTTP client
+//!   library, no async runtime. The guest is suspended in a blocking host call; every wait is
+//!   bounded by [`Timeouts`].
+//! - Response bodies stream from the socket into guest memory; host memory per open response
+//!   is a small fixed buffer whatever the body size.
+//! - Where a request may go is decided by an allow-list of origins and an [`AddressPolicy`].
+//!
+//! The layers, each testable alone: [`abi`](add_to_linker) (guest memory, codes) → `client`
+//! (the request loop) → `http1` (sans-IO parser and serializer) / `policy` / `transport`
+//! (sockets, TLS, deadlines) / `pool` (keep-alive connections).
+
+#![forbid(unsafe_code)]
+
+mod abi;
+mod client;
+mod ctx;
+mod error;
+mod error_code;
+mod guest_memory;
+mod http1;
+mod limits;
+mod policy;
+mod pool;
+mod transport;
+mod url;
+
+pub use abi::{FUNCTIONS, MODULE, add_to_linker};
+pub(crate) use ctx::Shared;
+pub use ctx::{ConfigError, HttpCtx, HttpCtxBuilder};
+pub use error_code::ErrorCode;
+pub use limits::{DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+pub use policy::AddressPolicy;

@@ -1,0 +1,111 @@
+//! Every tunable bound of the host, with its default and why.
+//!
+//! All defaults live here, in one place, so an auditor can read them at a glance.
+
+use std::time::Duration;
+
+/// Time budgets of one request. Each bound has its own error code, so a guest can tell
+/// which phase stalled.
+///
+/// Defaults are seconds, not minutes: a guest blocked in a host call cannot be interrupted
+/// by wasmtime's epoch or fuel deadlines, so these are what bounds a stuck guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect, per address tried. Default 5 s: a loaded but healthy server accepts in
+    /// milliseconds; longer usually means a black-holed address.
+    pub connect: Duration,
+    /// From the moment the connection is ready (TLS handshake included) until the whole
+    /// response header section has arrived. Default 10 s.
+    pub response_header: Duration,
+    /// Longest wait for any progress on the connection (a write accepted, a byte read).
+    /// Default 10 s.
+    pub idle: Duration,
+    /// Overall deadline from the start of `req` until the body's end: defeats a server that
+    /// drips one byte per idle interval. Default 30 s.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            response_header: Duration::from_secs(10),
+            idle: Duration::from_secs(10),
+            total: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Size bounds on everything a guest or a server sends. Memory per open response is bounded by
+/// these whatever the peer does, because they are checked on partial input too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest status line or header/trailer field line. Default 8 KiB, the common server limit.
+    pub max_header_line: usize,
+    /// Largest header (or trailer) section. Default 64 KiB: what the 0.10 guest crate reserves
+    /// for `headers_get_all`, so every section we accept can reach an old guest.
+    pub max_header_section: usize,
+    /// Most header fields in one response. Default 100, as in hyper.
+    pub max_header_count: usize,
+    /// Longest chunk-size line, extensions included. Default 4 KiB.
+    pub max_chunk_line: usize,
+    /// Largest response body, if set. Default none: bodies are streamed, so size costs the host
+    /// no memory, only time, which the timeouts bound.
+    pub max_response_body: Option<u64>,
+    /// Largest request body a guest may send. Default 16 MiB.
+    pub max_request_body: usize,
+    /// Largest request header block a guest may pass. Default 64 KiB.
+    pub max_request_headers: usize,
+    /// Longest URL. Default 8 KiB, as RFC 9110 §4.1 recommends supporting at least.
+    pub max_url_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_line: 8 * 1024,
+            max_header_section: 64 * 1024,
+            max_header_count: 100,
+            max_chunk_line: 4 * 1024,
+            max_response_body: None,
+            max_request_body: 16 * 1024 * 1024,
+            max_request_headers: 64 * 1024,
+            max_url_len: 8 * 1024,
+        }
+    }
+}
+
+/// Bounds of the idle keep-alive connection pool shared by the stores of one embedder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Idle connections kept per origin. Default 8.
+    pub max_idle_per_origin: usize,
+    /// Idle connections kept in all. Default 64. Zero disables reuse.
+    pub max_idle_total: usize,
+    /// How long an idle connection is kept. Default 30 s, below the 60-75 s that common servers
+    /// allow, so we rarely pick a connection the server is about to close.
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_idle_per_origin: 8,
+            max_idle_total: 64,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Responses one store may hold open at once when the embedder gives no number.
+/// The 0.10 host had no default bound; 16 keeps a store's sockets and buffers small.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 16;
+
+/// Interim (1xx) responses skipped before the final one; more is treated as malformed.
+pub const MAX_INTERIM_RESPONSES: usize = 32;
+
+/// Bytes read from a socket at a time into a response's buffer.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Longest method name accepted from a guest.
+pub const MAX_METHOD_LEN: usize = 64;

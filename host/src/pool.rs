@@ -1,0 +1,69 @@
+//! Idle keep-alive connections, keyed by origin, shared by every store built from one
+//! configuration (see [`crate::HttpCtx::new_sibling`]).
+
+use crate::limits::PoolConfig;
+use crate::transport::Conn;
+use crate::url::Origin;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// A bounded list of idle connections, newest last. A linear scan over at most
+/// `max_idle_total` entries is simpler to audit than a map and fast at these sizes.
+pub(crate) struct Pool {
+    config: PoolConfig,
+    idle: Mutex<VecDeque<(Conn, Instant)>>,
+}
+
+impl Pool {
+    pub(crate) fn new(config: PoolConfig) -> Pool {
+        Pool {
+            config,
+            idle: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Conn, Instant)>> {
+        // A panic elsewhere while holding the lock leaves a list of connections, still valid.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used healthy connection to `origin`, if any. Expired and dead
+    /// connections met on the way are dropped.
+    pub(crate) fn take(&self, origin: &Origin) -> Option<Conn> {
+        let mut idle = self.lock();
+        let now = Instant::now();
+        idle.retain(|(_, since)| now.duration_since(*since) < self.config.idle_timeout);
+        while let Some(i) = idle.iter().rposition(|(c, _)| c.origin == *origin) {
+            let (conn, _) = idle.remove(i)?;
+            if conn.is_idle_healthy() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Keeps a connection whose response was read to its framed end and that neither side
+    /// asked to close. The oldest connection makes room when a bound is reached.
+    pub(crate) fn put(&self, conn: Conn) {
+        if self.config.max_idle_total == 0 || self.config.max_idle_per_origin == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
+        if same >= self.config.max_idle_per_origin {
+            if let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin) {
+                idle.remove(i);
+            }
+        }
+        if idle.len() >= self.config.max_idle_total {
+            idle.pop_front();
+        }
+        idle.push_back((conn, Instant::now()));
+    }
+
+    /// Number of idle connections (for tests and metrics).
+    pub(crate) fn idle_count(&self) -> usize {
+        self.lock().len()
+    }
+}

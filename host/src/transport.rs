@@ -1,0 +1,307 @@
+//! The only module that owns sockets and clocks: resolution, connect, TLS, and reads/writes
+//! under per-phase deadlines.
+
+use crate::Shared;
+use crate::error::{HttpError, TimeoutPhase};
+use crate::limits::READ_CHUNK;
+use crate::policy::Admission;
+use crate::url::{Host, Origin, Scheme};
+use rustls::pki_types::ServerName;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The deadlines of one request. Every read and write re-arms the socket timeout from here.
+#[derive(Debug, Clone)]
+pub(crate) struct Clock {
+    total: Instant,
+    header: Option<Instant>,
+    idle: Duration,
+}
+
+impl Clock {
+    /// Starts the overall deadline now.
+    pub(crate) fn start(total: Duration, idle: Duration) -> Clock {
+        let now = Instant::now();
+        Clock {
+            total: now.checked_add(total).unwrap_or(now),
+            header: None,
+            idle,
+        }
+    }
+
+    /// Arms the response-header deadline (when the connection is ready for the request).
+    pub(crate) fn arm_header(&mut self, budget: Duration) {
+        let now = Instant::now();
+        self.header = Some(now.checked_add(budget).unwrap_or(now));
+    }
+
+    /// Disarms it once the header section has arrived.
+    pub(crate) fn disarm_header(&mut self) {
+        self.header = None;
+    }
+
+    /// The time the next blocking call may take, and the phase to blame if it runs out.
+    /// Deadlines win ties over the idle bound: they are what the guest configured as absolute.
+    pub(crate) fn budget(&self) -> Result<(Duration, TimeoutPhase), HttpError> {
+        let now = Instant::now();
+        let mut best = (self.idle, TimeoutPhase::Idle);
+        if let Some(h) = self.header {
+            let left = h.saturating_duration_since(now);
+            if left <= best.0 {
+                best = (left, TimeoutPhase::ResponseHeader);
+            }
+        }
+        let left = self.total.saturating_duration_since(now);
+        if left <= best.0 {
+            best = (left, TimeoutPhase::Total);
+        }
+        if best.0.is_zero() {
+            return Err(HttpError::Timeout(best.1));
+        }
+        Ok(best)
+    }
+
+    /// What is left of the overall deadline.
+    pub(crate) fn total_left(&self) -> Duration {
+        self.total.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Plain TCP or TLS over TCP.
+pub(crate) enum Stream {
+    /// `http`.
+    Plain(TcpStream),
+    /// `https`.
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+/// A connection with its read buffer. The buffer holds at most one head's worth of bytes
+/// (bounded by the header limits) or `READ_CHUNK` body bytes.
+pub(crate) struct Conn {
+    stream: Stream,
+    buf: Vec<u8>,
+    pos: usize,
+    pub(crate) origin: Origin,
+}
+
+impl Conn {
+    /// Bytes read but not yet consumed.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Marks `n` buffered bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    fn arm(&self, clock: &Clock) -> Result<TimeoutPhase, HttpError> {
+        let (budget, phase) = clock.budget()?;
+        let tcp = self.stream.tcp();
+        tcp.set_read_timeout(Some(budget))
+            .and_then(|()| tcp.set_write_timeout(Some(budget)))
+            .map_err(HttpError::Io)?;
+        Ok(phase)
+    }
+
+    /// Reads once more into the buffer; 0 means EOF.
+    pub(crate) fn fill(&mut self, clock: &Clock) -> Result<usize, HttpError> {
+        let phase = self.arm(clock)?;
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let result = read_retrying(
+            &mut self.stream,
+            self.buf.get_mut(old..).unwrap_or_default(),
+        );
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(old + n);
+        result.map_err(|e| HttpError::from_io(e, phase))
+    }
+
+    /// Reads straight into the caller's buffer (the guest's memory): the copy-once path.
+    pub(crate) fn read_direct(
+        &mut self,
+        out: &mut [u8],
+        clock: &Clock,
+    ) -> Result<usize, HttpError> {
+        let phase = self.arm(clock)?;
+        read_retrying(&mut self.stream, out).map_err(|e| HttpError::from_io(e, phase))
+    }
+
+    /// Writes everything, re-arming the deadline before each partial write.
+    pub(crate) fn write_all(&mut self, mut data: &[u8], clock: &Clock) -> Result<(), HttpError> {
+        while !data.is_empty() {
+            let phase = self.arm(clock)?;
+            match self.stream.write(data) {
+                Ok(0) => return Err(HttpError::Terminated(io::ErrorKind::WriteZero.into())),
+                Ok(n) => data = data.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(HttpError::from_io(e, phase)),
+            }
+        }
+        let phase = self.arm(clock)?;
+        self.stream
+            .flush()
+            .map_err(|e| HttpError::from_io(e, phase))
+    }
+
+    /// Whether an idle connection still looks usable: no EOF, no unexpected bytes waiting.
+    pub(crate) fn is_idle_healthy(&self) -> bool {
+        if !self.buffered().is_empty() {
+            return false;
+        }
+        let tcp = self.stream.tcp();
+        if tcp.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let peeked = tcp.peek(&mut [0u8; 1]);
+        let restored = tcp.set_nonblocking(false).is_ok();
+        restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+fn read_retrying(stream: &mut Stream, out: &mut [u8]) -> io::Result<usize> {
+    loop {
+        let r = match stream {
+            Stream::Plain(s) => s.read(out),
+            Stream::Tls(s) => s.read(out),
+        };
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Resolves, applies the address policy to each address, connects to the first permitted
+/// address that answers, and completes the TLS handshake for `https`.
+pub(crate) fn connect(
+    shared: &Shared,
+    origin: &Origin,
+    admission: &Admission,
+    clock: &mut Clock,
+) -> Result<Conn, HttpError> {
+    let addrs: Vec<SocketAddr> = match &origin.host {
+        Host::V4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), origin.port)],
+        Host::V6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), origin.port)],
+        Host::Name(name) => (shared.resolver)(name, origin.port).map_err(HttpError::Dns)?,
+    };
+    if addrs.is_empty() {
+        return Err(HttpError::Dns(io::Error::other("no addresses")));
+    }
+    let permitted: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| shared.address_policy.permits(a.ip(), admission))
+        .collect();
+    if permitted.is_empty() {
+        return Err(HttpError::AddressProhibited);
+    }
+    let mut last = HttpError::ConnectionRefused;
+    let mut tcp = None;
+    for addr in permitted {
+        let left = clock.total_left();
+        if left.is_zero() {
+            return Err(HttpError::Timeout(TimeoutPhase::Total));
+        }
+        let (budget, phase) = if left < shared.timeouts.connect {
+            (left, TimeoutPhase::Total)
+        } else {
+            (shared.timeouts.connect, TimeoutPhase::Connect)
+        };
+        match TcpStream::connect_timeout(&addr, budget) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => {
+                log::debug!("connect to {addr} failed: {e}");
+                last = match e.kind() {
+                    io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
+                    io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                        HttpError::Timeout(phase)
+                    }
+                    _ => HttpError::Io(e),
+                };
+            }
+        }
+    }
+    let tcp = tcp.ok_or(last)?;
+    // Requests are written whole; Nagle would only delay the last segment.
+    tcp.set_nodelay(true).map_err(HttpError::Io)?;
+    clock.arm_header(shared.timeouts.response_header);
+    let stream = match origin.scheme {
+        Scheme::Http => Stream::Plain(tcp),
+        Scheme::Https => Stream::Tls(Box::new(handshake(shared, origin, tcp, clock)?)),
+    };
+    Ok(Conn {
+        stream,
+        buf: Vec::new(),
+        pos: 0,
+        origin: origin.clone(),
+    })
+}
+
+fn handshake(
+    shared: &Shared,
+    origin: &Origin,
+    mut tcp: TcpStream,
+    clock: &Clock,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, HttpError> {
+    let name = match &origin.host {
+        Host::Name(n) => ServerName::try_from(n.clone())
+            .map_err(|_| HttpError::InvalidUrl("host is not a valid TLS server name"))?,
+        Host::V4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
+        Host::V6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
+    };
+    let mut conn =
+        rustls::ClientConnection::new(shared.tls.clone(), name).map_err(HttpError::from_tls)?;
+    while conn.is_handshaking() {
+        let (budget, phase) = clock.budget()?;
+        tcp.set_read_timeout(Some(budget))
+            .and_then(|()| tcp.set_write_timeout(Some(budget)))
+            .map_err(HttpError::Io)?;
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            return Err(match HttpError::from_io(e, phase) {
+                // A peer that hangs up mid-handshake did not speak TLS to us.
+                HttpError::Incomplete => HttpError::TlsProtocol(rustls::Error::General(
+                    "connection closed during handshake".into(),
+                )),
+                other => other,
+            });
+        }
+    }
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
