@@ -190,9 +190,12 @@ fn req(
     if !ctx.has_capacity() {
         return Err(ErrorCode::TooManySessions);
     }
+    if !ctx.has_handle_numbers() {
+        return Err(ErrorCode::RuntimeError);
+    }
     let response = client::execute(&ctx.shared, &prepared, request.body).map_err(log_failure)?;
     let status = response.head.status;
-    let handle = ctx.insert(response);
+    let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
     gm::write_u16(mem, status_ptr, status)?;
     gm::write_u32(mem, handle_ptr, handle)
 }

@@ -189,12 +189,13 @@ impl Response {
         };
         match body.read(out) {
             Ok(n) => {
-                if body.decoder.is_done() {
-                    if let BodyState::Reading(body) =
+                // Release the connection as soon as the framed end is decoded, not when the guest
+                // asks once more: the next request can reuse it even if the guest never does.
+                if body.decoder.is_done()
+                    && let BodyState::Reading(body) =
                         std::mem::replace(&mut self.body, BodyState::Done)
-                    {
-                        body.release();
-                    }
+                {
+                    body.release();
                 }
                 Ok(n)
             }

@@ -59,7 +59,7 @@ impl std::error::Error for ConfigError {}
 pub struct HttpCtx {
     pub(crate) shared: Arc<Shared>,
     pub(crate) responses: HashMap<u32, Response>,
-    next_handle: u32,
+    next_handle: u64,
 }
 
 impl fmt::Debug for HttpCtx {
@@ -115,16 +115,18 @@ impl HttpCtx {
         }
     }
 
-    /// Stores a response under a fresh handle. Handles start at 1 and are not reused while
-    /// the store lives (until 2^32 allocations, after which free numbers are taken again).
-    pub(crate) fn insert(&mut self, response: Response) -> u32 {
-        let mut handle = self.next_handle;
-        while handle == 0 || self.responses.contains_key(&handle) {
-            handle = handle.wrapping_add(1);
-        }
-        self.next_handle = handle.wrapping_add(1);
+    /// Stores a response under a fresh handle. Handles start at 1 and are never reused while
+    /// the store lives; `None` once all 2^32 - 1 numbers were issued.
+    pub(crate) fn insert(&mut self, response: Response) -> Option<u32> {
+        let handle = u32::try_from(self.next_handle).ok()?;
+        self.next_handle += 1;
         self.responses.insert(handle, response);
-        handle
+        Some(handle)
+    }
+
+    /// Whether a handle number is left for another response.
+    pub(crate) fn has_handle_numbers(&self) -> bool {
+        self.next_handle <= u64::from(u32::MAX)
     }
 
     /// Whether another response may be opened.

@@ -51,10 +51,10 @@ impl Pool {
         }
         let mut idle = self.lock();
         let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
-        if same >= self.config.max_idle_per_origin {
-            if let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin) {
-                idle.remove(i);
-            }
+        if same >= self.config.max_idle_per_origin
+            && let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin)
+        {
+            idle.remove(i);
         }
         if idle.len() >= self.config.max_idle_total {
             idle.pop_front();

@@ -41,18 +41,11 @@ pub(crate) fn framing(head: &ResponseHead, request_was_head: bool) -> Result<Fra
         if content_length.is_some() {
             return Err(ParseError::TransferEncodingAndContentLength);
         }
+        // We send no TE header, so the only coding a server may apply is a single `chunked`;
+        // `gzip, chunked`, `chunked, chunked` and the like are refused alike.
         let codings: Vec<&[u8]> = codings.collect();
-        let chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
         return match codings.as_slice() {
-            [only] if chunked(only) => Ok(Framing::Chunked),
-            // We request no transfer codings (no TE header), so anything else is either
-            // unsupported or, with chunked not last / twice, malformed (§6.1).
-            list if list.iter().filter(|c| chunked(c)).count() > 1 => {
-                Err(ParseError::TransferEncoding)
-            }
-            list if list.iter().any(chunked) && !list.last().is_some_and(chunked) => {
-                Err(ParseError::TransferEncoding)
-            }
+            [only] if only.eq_ignore_ascii_case(b"chunked") => Ok(Framing::Chunked),
             _ => Err(ParseError::UnsupportedTransferCoding),
         };
     }
@@ -118,6 +111,9 @@ pub(crate) enum BodyDecoder {
     Close,
     /// The body ended at its framed end.
     Done,
+    /// Decoding failed after some bytes of the same step were produced: those are delivered
+    /// first, the error on the next step (`abi.md`, `body_read`: "Failed").
+    Failed(ParseError),
 }
 
 /// What a decode step did.
@@ -197,11 +193,29 @@ impl BodyDecoder {
         limits: &Limits,
     ) -> Result<Progress, ParseError> {
         let mut p = Progress::default();
+        match self.decode_inner(input, out, limits, &mut p) {
+            Err(e) if p.produced > 0 => {
+                *self = BodyDecoder::Failed(e);
+                Ok(p)
+            }
+            Err(e) => Err(e),
+            Ok(()) => Ok(p),
+        }
+    }
+
+    fn decode_inner(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+        limits: &Limits,
+        p: &mut Progress,
+    ) -> Result<(), ParseError> {
         loop {
             let rest = input.get(p.consumed..).unwrap_or_default();
             let space = out.get_mut(p.produced..).unwrap_or_default();
             match self {
-                BodyDecoder::Done => return Ok(p),
+                BodyDecoder::Done => return Ok(()),
+                BodyDecoder::Failed(e) => return Err(*e),
                 BodyDecoder::Length(_) | BodyDecoder::Close => {
                     let limit = self.direct_limit().unwrap_or(0);
                     let n = rest.len().min(space.len()).min(clamp(limit));
@@ -209,16 +223,16 @@ impl BodyDecoder {
                     p.consumed += n;
                     p.produced += n;
                     self.advance_direct(n);
-                    return Ok(p);
+                    return Ok(());
                 }
                 BodyDecoder::Chunked(chunk) => {
                     if rest.is_empty() {
-                        return Ok(p);
+                        return Ok(());
                     }
                     match chunk {
                         Chunk::Data(left) => {
                             if space.is_empty() {
-                                return Ok(p);
+                                return Ok(());
                             }
                             let n = rest.len().min(space.len()).min(clamp(*left));
                             copy(rest, space, n);
@@ -529,8 +543,15 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
                 false
             ),
+            Err(ParseError::UnsupportedTransferCoding)
+        );
+        assert_eq!(fr(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", false), Err(ParseError::UnsupportedTransferCoding));
+        assert_eq!(
+            fr(
+                b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false
+            ),
             Err(ParseError::TransferEncoding)
         );
-        assert_eq!(fr(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", false), Err(ParseError::TransferEncoding));
     }
 }

@@ -108,6 +108,8 @@ impl ResponseHead {
     }
 
     /// Whether the connection may carry another request after this response (RFC 9112 §9.3).
+    /// Only HTTP/1.1 connections are reused: HTTP/1.0 keep-alive is a legacy extension not worth
+    /// the extra rules.
     pub(crate) fn keep_alive(&self) -> bool {
         let has = |token: &str| {
             self.values(b"connection").any(|v| {
@@ -115,11 +117,7 @@ impl ResponseHead {
                     .any(|t| trim_ows(t).eq_ignore_ascii_case(token.as_bytes()))
             })
         };
-        if self.http11 {
-            !has("close")
-        } else {
-            has("keep-alive") && !has("close")
-        }
+        self.http11 && !has("close")
     }
 }
 

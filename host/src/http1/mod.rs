@@ -33,9 +33,9 @@ pub enum ParseError {
     TooManyFields,
     /// `Content-Length` is not a number, or several differ.
     ContentLength,
-    /// `Transfer-Encoding` lists a coding other than a single, final `chunked`.
+    /// `Transfer-Encoding` is anything but the single coding `chunked`.
     UnsupportedTransferCoding,
-    /// `Transfer-Encoding` is malformed (`chunked` twice, or not last).
+    /// `Transfer-Encoding` in an HTTP/1.0 response (RFC 9112 §6.1: faulty framing).
     TransferEncoding,
     /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3 item 3: treated as error).
     TransferEncodingAndContentLength,
