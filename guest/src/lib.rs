@@ -1,0 +1,80 @@
+//! Outbound HTTP for WebAssembly guests, through the host functions of the
+//! `wasi_experimental_http` import module (provided to wasmtime by
+//! `wasi-experimental-http-wasmtime`).
+//!
+//! Three layers, pick the smallest that fits:
+//!
+//! - **core** (always; `no_std`, no allocator): [`Request`] borrows the method, URL, header
+//!   block and body; [`send`] returns an [`IncomingResponse`] that reads the body and headers
+//!   into caller buffers and closes its handle on drop. A module using only this layer is a
+//!   few kilobytes of wasm.
+//! - **`alloc`** feature: `IncomingResponse::read_to_end`, `header_string`,
+//!   `headers_string`.
+//! - **`http`** feature (std): the API of the original 0.10 crate — `request`,
+//!   `send_request`, `Response { status_code, .. }` with `body_read`, `body_read_all`,
+//!   `header_get` and `headers_get_all` — over the `http` 1.x types, so existing guests
+//!   compile after swapping the dependency.
+//!
+//! Below them, [`raw`] holds the imports themselves.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use wasi_experimental_http::{Error, HeaderBlock, Request};
+//!
+//! let mut block = [0u8; 128];
+//! let mut headers = HeaderBlock::new(&mut block);
+//! headers.add("Content-Type", "text/plain")?;
+//!
+//! let mut res = Request::post("http://127.0.0.1:8080/echo")
+//!     .headers(headers.as_bytes())
+//!     .body(b"hello")
+//!     .send()?;
+//!
+//! let mut ct = [0u8; 64];
+//! match res.header("content-type", &mut ct) {
+//!     Ok(n) => { /* &ct[..n] is the value */ }
+//!     Err(e) => { /* e.needed() says how big a buffer would have worked */ }
+//! }
+//!
+//! let mut buf = [0u8; 1024];
+//! loop {
+//!     let n = res.read(&mut buf)?;
+//!     if n == 0 {
+//!         break; // end of body
+//!     }
+//!     // use buf[..n]
+//! }
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! Off wasm32 the imports are replaced by stubs that return [`Error::RuntimeError`], so code
+//! using this crate still compiles, links and unit-tests natively (see [`raw`]).
+#![no_std]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+// Unit tests run natively and use std freely.
+#[cfg(test)]
+extern crate std;
+
+mod error;
+mod header_block;
+pub mod raw;
+mod response;
+
+#[cfg(feature = "alloc")]
+mod alloc_ext;
+#[cfg(feature = "http")]
+mod compat;
+
+pub use error::{Error, HeaderError, HttpError};
+pub use header_block::{HeaderBlock, HeaderLines, header_lines};
+pub use response::{IncomingResponse, Request, send};
+
+#[cfg(feature = "alloc")]
+pub use alloc_ext::MAX_HEADER_BUFFER;
+#[cfg(feature = "http")]
+pub use compat::{
+    CompatError, Response, header_map_to_string, request, send_request, string_to_header_map,
+};
