@@ -87,3 +87,78 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     }
     s
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Hostile-input smoke test: arbitrary bytes through every parser entry point must give a
+    //! result or an error, never a panic, and never more output than buffer space.
+    use super::*;
+    use crate::Limits;
+
+    /// xorshift64*: deterministic, dependency-free pseudo-random bytes.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn bytes(&mut self, alphabet: &[u8], len: usize) -> Vec<u8> {
+            (0..len)
+                .map(|_| {
+                    let i = (self.next() % alphabet.len() as u64) as usize;
+                    alphabet.get(i).copied().unwrap_or(b'x')
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // Mostly protocol-significant bytes, so the fuzz reaches deep states quickly.
+        let alphabet = b"HTTP/1.0 2\r\n:;=\t 0123456789abcdefxX\x00\x7f\xffchunked";
+        let limits = Limits {
+            max_header_line: 64,
+            max_header_section: 256,
+            max_header_count: 8,
+            max_chunk_line: 32,
+            ..Limits::default()
+        };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let len = (rng.next() % 300) as usize;
+            let mut input = rng.bytes(alphabet, len);
+            if round % 2 == 0 {
+                let mut valid = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                valid.extend_from_slice(&input);
+                input = valid;
+            }
+            let mut parser = HeadParser::response(&limits);
+            let Ok(Some(end)) = parser.feed(&input) else {
+                continue;
+            };
+            let Ok(head) = parse_head(input.get(..end).unwrap_or_default()) else {
+                continue;
+            };
+            let Ok(framing) = framing(&head, false) else {
+                continue;
+            };
+            let mut decoder = BodyDecoder::new(framing);
+            let mut rest = input.get(end..).unwrap_or_default();
+            let mut out = [0u8; 5];
+            while !rest.is_empty() {
+                match decoder.decode(rest, &mut out, &limits) {
+                    Ok(p) => {
+                        assert!(p.produced <= out.len() && p.consumed <= rest.len());
+                        if p.consumed == 0 && p.produced == 0 {
+                            break;
+                        }
+                        rest = rest.get(p.consumed..).unwrap_or_default();
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}

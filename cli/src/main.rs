@@ -1,0 +1,502 @@
+//! `wasmtime-http`: `wasmtime run` for one core module, plus the `wasi_experimental_http`
+//! host functions so the guest can make outbound HTTP requests.
+//!
+//! This file is the command line: option definitions, their value parsers, and the mapping of
+//! every outcome to an exit status; `run.rs` does the wasmtime work.
+
+#![forbid(unsafe_code)]
+
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+/// Text shown after the options in `--help`.
+const AFTER_HELP: &str = "\
+Outbound HTTP is denied unless --allowed-host admits the URL's origin. Entries look like
+`https://example.com`, `http://127.0.0.1:8080`, `https://*.example.com`, `!https://deny.example.com`,
+or `insecure:allow-all`. Loopback and private addresses are refused unless the entry names them
+literally (or `localhost`), or --allow-private-addresses is given.
+
+Exit status: the guest's own exit code when it calls proc_exit; 0 when the invoked function
+returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 1 for every other error
+(bad option, unreadable or invalid module, missing export, failed instantiation).
+
+Logs go to stderr and are controlled with RUST_LOG, e.g.
+RUST_LOG=wasmtime_http=debug,wasi_experimental_http_wasmtime=debug; at debug level a failure is
+also logged with its full error chain and wasm backtrace.";
+
+/// Runs a WebAssembly module with WASI preview1 and outbound HTTP (`wasi_experimental_http`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "wasmtime-http",
+    version,
+    override_usage = "wasmtime-http [OPTIONS] <MODULE> [--] [ARGS]...",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Origin the guest may send HTTP requests to (repeatable) [default: none, all denied]
+    #[arg(short = 'a', long = "allowed-host", value_name = "ORIGIN")]
+    pub allowed_hosts: Vec<String>,
+
+    /// Maximum number of responses the guest may hold open at once [default: 16]
+    #[arg(short = 'c', long = "concurrency", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+
+    /// The name of the exported function to run; for a function other than `_start`, ARGS are
+    /// parsed as its parameters (i32, i64, f32, f64) and its results printed one per line
+    #[arg(
+        short = 'i',
+        long = "invoke",
+        value_name = "NAME",
+        default_value = "_start"
+    )]
+    pub invoke: String,
+
+    /// Pass an environment variable to the guest (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "NAME=VAL", value_parser = parse_env_var)]
+    pub env: Vec<(String, String)>,
+
+    /// Grant the guest read-write access to a host directory, seen by the guest as GUEST_DIR
+    /// [default GUEST_DIR: HOST_DIR as given] (repeatable)
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
+    pub dirs: Vec<Preopen>,
+
+    /// Seconds allowed for the TCP connect, per address tried [default: 5]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Seconds from the connection being ready (TLS handshake included) until the response headers are complete
+    /// [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub header_timeout: Option<Duration>,
+
+    /// Seconds a connection may make no progress (TLS handshake, request, response head or
+    /// body) [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Option<Duration>,
+
+    /// Overall seconds per request, from connect to the end of the body [default: 30]
+    #[arg(long = "timeout", value_name = "SECS", value_parser = parse_secs)]
+    pub total_timeout: Option<Duration>,
+
+    /// PEM file with one or more root certificates to trust for HTTPS, in addition to the
+    /// built-in Mozilla roots (repeatable) [default: built-in roots only]
+    #[arg(long = "ca-cert", value_name = "PEM_FILE")]
+    pub ca_certs: Vec<PathBuf>,
+
+    /// Trust only the --ca-cert roots, not the built-in Mozilla roots [default: off]
+    #[arg(long, requires = "ca_certs")]
+    pub only_custom_roots: bool,
+
+    /// Largest response body, in bytes, the guest may read [default: unlimited]
+    #[arg(long = "max-body-size", value_name = "BYTES")]
+    pub max_response_body: Option<u64>,
+
+    /// Largest request body, in bytes, the guest may send [default: 16777216 (16 MiB)]
+    #[arg(long = "max-request-body-size", value_name = "BYTES")]
+    pub max_request_body: Option<usize>,
+
+    /// Allow requests to loopback, private, link-local and other non-public addresses for every
+    /// allowed host [default: off, only when the allow-list entry names the address]
+    #[arg(long)]
+    pub allow_private_addresses: bool,
+
+    /// The WebAssembly module to run (binary or text format), then the arguments to pass to it
+    // One positional holds both, as in `wasmtime run`: once MODULE is seen, every later word
+    // belongs to the guest even if it looks like an option. Two positionals would let clap
+    // take `m.wasm -a x` as our `-a`.
+    #[arg(
+        value_name = "MODULE",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    module_and_args: Vec<String>,
+}
+
+impl Cli {
+    /// The path of the module to run.
+    pub fn module(&self) -> &Path {
+        Path::new(self.module_and_args.first().map_or("", String::as_str))
+    }
+
+    /// The arguments after the module (the guest's argv from argv[1] on), without the
+    /// optional `--` that may separate them from the module.
+    pub fn args(&self) -> &[String] {
+        match self.module_and_args.get(1..).unwrap_or_default() {
+            [dashes, rest @ ..] if dashes == "--" => rest,
+            args => args,
+        }
+    }
+}
+
+/// A `--dir` preopen: a host directory and the path the guest sees it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// Directory on the host.
+    pub host: PathBuf,
+    /// Path under which the guest sees it.
+    pub guest: String,
+}
+
+/// Parses `NAME=VAL`; the value may contain `=` and may be empty, the name may not.
+fn parse_env_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some(("", _)) => Err("the variable name is empty".to_owned()),
+        Some((name, value)) => Ok((name.to_owned(), value.to_owned())),
+        None => Err("expected NAME=VAL".to_owned()),
+    }
+}
+
+/// Parses `HOST_DIR[::GUEST_DIR]`, the syntax of `wasmtime run --dir`.
+fn parse_dir(s: &str) -> Result<Preopen, String> {
+    let (host, guest) = s.split_once("::").unwrap_or((s, s));
+    if host.is_empty() || guest.is_empty() {
+        return Err("expected HOST_DIR or HOST_DIR::GUEST_DIR, neither empty".to_owned());
+    }
+    Ok(Preopen {
+        host: PathBuf::from(host),
+        guest: guest.to_owned(),
+    })
+}
+
+/// Parses a positive number of seconds, fractions allowed (`0.5`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    // A zero timeout would fail every request; negative, NaN and huge values are typos.
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be greater than 0".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` seconds is out of range"))
+}
+
+/// Clap's message as one line: its first paragraph (`error: ...` plus, for some errors, an
+/// indented detail such as the missing argument), without the usage and tips that follow.
+/// Clap's own exit status for usage errors is 2; this CLI uses 1 for every error of its own.
+fn usage_error_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first_paragraph: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let message = first_paragraph.join(" ");
+    if message.is_empty() {
+        "error: invalid arguments (see --help)".to_owned()
+    } else {
+        format!("{message} (see --help)")
+    }
+}
+
+fn main() -> ExitCode {
+    env_logger::init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            return match err.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    // Help and version are not errors; clap prints them to stdout.
+                    let _ = err.print();
+                    if err.use_stderr() {
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                _ => {
+                    eprintln!("{}", usage_error_line(&err));
+                    ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    match run::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let outcome = run::Failure::classify(&err);
+            log::debug!("{err:?}");
+            if let Some(message) = outcome.message(&err) {
+                eprintln!("error: {message}");
+            }
+            outcome.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code: a failed unwrap is a failed test, which is what we want.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("wasmtime-http").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn module_only_uses_defaults() {
+        let cli = parse(&["m.wasm"]).unwrap();
+        assert_eq!(cli.module(), PathBuf::from("m.wasm"));
+        assert_eq!(cli.invoke, "_start");
+        assert!(cli.allowed_hosts.is_empty());
+        assert_eq!(cli.concurrency, None);
+        assert!(cli.args().is_empty());
+        assert!(!cli.only_custom_roots);
+        assert!(!cli.allow_private_addresses);
+        assert_eq!(cli.total_timeout, None);
+    }
+
+    #[test]
+    fn module_is_required() {
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn allowed_host_is_repeatable_one_value_each() {
+        let cli = parse(&[
+            "-a",
+            "https://a.example",
+            "--allowed-host",
+            "http://127.0.0.1:8080",
+            "m.wasm",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.allowed_hosts,
+            ["https://a.example", "http://127.0.0.1:8080"]
+        );
+        // One value per flag: the next word is the module, not a second host.
+        assert_eq!(cli.module(), PathBuf::from("m.wasm"));
+    }
+
+    #[test]
+    fn comma_separated_hosts_are_not_split() {
+        let cli = parse(&["-a", "https://a.example,https://b.example", "m.wasm"]).unwrap();
+        assert_eq!(cli.allowed_hosts, ["https://a.example,https://b.example"]);
+    }
+
+    #[test]
+    fn words_after_the_module_belong_to_the_guest() {
+        let cli = parse(&[
+            "-a", "http://x", "m.wasm", "-a", "--env", "x", "-c", "--bogus",
+        ])
+        .unwrap();
+        assert_eq!(cli.allowed_hosts, ["http://x"]);
+        assert!(cli.env.is_empty());
+        assert_eq!(cli.args(), ["-a", "--env", "x", "-c", "--bogus"]);
+    }
+
+    #[test]
+    fn double_dash_separates_guest_arguments() {
+        let cli = parse(&["m.wasm", "--", "--help", "x"]).unwrap();
+        assert_eq!(cli.module(), PathBuf::from("m.wasm"));
+        assert_eq!(cli.args(), ["--help", "x"]);
+
+        let cli = parse(&["--", "m.wasm", "-V"]).unwrap();
+        assert_eq!(cli.module(), PathBuf::from("m.wasm"));
+        assert_eq!(cli.args(), ["-V"]);
+
+        // Only the first `--` is a separator; a guest can still receive one.
+        let cli = parse(&["m.wasm", "--", "--", "x"]).unwrap();
+        assert_eq!(cli.args(), ["--", "x"]);
+        let cli = parse(&["m.wasm", "x", "--"]).unwrap();
+        assert_eq!(cli.args(), ["x", "--"]);
+    }
+
+    #[test]
+    fn concurrency_must_be_a_positive_integer() {
+        assert_eq!(parse(&["-c", "3", "m.wasm"]).unwrap().concurrency, Some(3));
+        for bad in ["0", "-1", "x", "4294967296"] {
+            assert!(parse(&["-c", bad, "m.wasm"]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invoke_and_env() {
+        let cli = parse(&[
+            "-i", "add", "-e", "A=1", "--env", "B=x=y", "-e", "C=", "m.wasm",
+        ]);
+        let cli = cli.unwrap();
+        assert_eq!(cli.invoke, "add");
+        assert_eq!(
+            cli.env,
+            [
+                ("A".to_owned(), "1".to_owned()),
+                ("B".to_owned(), "x=y".to_owned()),
+                ("C".to_owned(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn env_needs_a_name_and_an_equals_sign() {
+        assert!(parse(&["-e", "NOEQUALS", "m.wasm"]).is_err());
+        assert!(parse(&["-e", "=v", "m.wasm"]).is_err());
+    }
+
+    #[test]
+    fn dir_with_and_without_guest_path() {
+        let cli = parse(&["--dir", "/tmp/a", "--dir", "/tmp/b::/data", "m.wasm"]).unwrap();
+        assert_eq!(
+            cli.dirs,
+            [
+                Preopen {
+                    host: "/tmp/a".into(),
+                    guest: "/tmp/a".into()
+                },
+                Preopen {
+                    host: "/tmp/b".into(),
+                    guest: "/data".into()
+                },
+            ]
+        );
+        assert!(parse(&["--dir", "::/data", "m.wasm"]).is_err());
+        assert!(parse(&["--dir", "/tmp::", "m.wasm"]).is_err());
+    }
+
+    #[test]
+    fn timeouts_accept_fractional_seconds() {
+        let cli = parse(&[
+            "--connect-timeout",
+            "0.5",
+            "--header-timeout",
+            "2",
+            "--idle-timeout",
+            "1.25",
+            "--timeout",
+            "60",
+            "m.wasm",
+        ])
+        .unwrap();
+        assert_eq!(cli.connect_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(cli.header_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(cli.idle_timeout, Some(Duration::from_millis(1250)));
+        assert_eq!(cli.total_timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn timeouts_reject_non_positive_and_garbage() {
+        for bad in ["0", "-1", "NaN", "inf", "1e30", "5s", ""] {
+            assert!(parse(&["--timeout", bad, "m.wasm"]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tls_and_limit_options() {
+        let cli = parse(&[
+            "--ca-cert",
+            "a.pem",
+            "--ca-cert",
+            "b.pem",
+            "--only-custom-roots",
+            "--max-body-size",
+            "1000",
+            "--max-request-body-size",
+            "20",
+            "--allow-private-addresses",
+            "m.wasm",
+        ])
+        .unwrap();
+        assert_eq!(cli.ca_certs, [PathBuf::from("a.pem"), "b.pem".into()]);
+        assert!(cli.only_custom_roots);
+        assert_eq!(cli.max_response_body, Some(1000));
+        assert_eq!(cli.max_request_body, Some(20));
+        assert!(cli.allow_private_addresses);
+    }
+
+    #[test]
+    fn only_custom_roots_requires_a_ca_cert() {
+        assert_eq!(
+            parse(&["--only-custom-roots", "m.wasm"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn sizes_must_be_non_negative_integers() {
+        assert!(parse(&["--max-body-size", "-1", "m.wasm"]).is_err());
+        assert!(parse(&["--max-request-body-size", "1.5", "m.wasm"]).is_err());
+    }
+
+    #[test]
+    fn unknown_option_is_an_error() {
+        assert_eq!(
+            parse(&["--frobnicate", "m.wasm"]).unwrap_err().kind(),
+            ErrorKind::UnknownArgument
+        );
+    }
+
+    #[test]
+    fn usage_error_is_one_line_starting_with_error() {
+        let err = parse(&["--frobnicate", "m.wasm"]).unwrap_err();
+        let line = usage_error_line(&err);
+        assert!(line.starts_with("error: "), "{line}");
+        assert!(line.contains("--frobnicate"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        // No colour escapes even if clap decided to style the message.
+        assert!(!line.contains('\u{1b}'), "{line}");
+    }
+
+    #[test]
+    fn missing_module_error_names_it_on_one_line() {
+        let line = usage_error_line(&parse(&[]).unwrap_err());
+        assert!(line.starts_with("error: "), "{line}");
+        assert!(line.contains("<MODULE>"), "{line}");
+        assert!(!line.contains('\n') && !line.contains("Usage"), "{line}");
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors() {
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            ErrorKind::DisplayHelp
+        );
+        assert_eq!(parse(&["-h"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
+        assert_eq!(
+            parse(&["-V"]).unwrap_err().kind(),
+            ErrorKind::DisplayVersion
+        );
+    }
+
+    #[test]
+    fn help_states_every_default() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for needle in [
+            "[default: none, all denied]",
+            "[default: 16]",
+            "[default: _start]",
+            "[default: 5]",
+            "[default: 10]",
+            "[default: 30]",
+            "[default: unlimited]",
+            "[default: 16777216 (16 MiB)]",
+            "[default: built-in roots only]",
+        ] {
+            assert!(help.contains(needle), "missing {needle:?} in help");
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

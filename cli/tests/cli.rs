@@ -1,0 +1,266 @@
+//! The `wasmtime-http` binary run as a process on hand-written WAT modules: exit statuses,
+//! `--invoke`, argv/env, and that the HTTP options reach the host. Loopback only.
+
+// Test code: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Writes `wat` to a file named after the test and returns its path.
+fn module(name: &str, wat: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.wat"));
+    std::fs::write(&path, wat).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wasmtime-http"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Checks the status and that stderr is exactly one `error: ...` line; returns that line.
+fn one_line_error(out: &Output, status: i32) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(status), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+const ARITH: &str = r#"(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (func (export "mix") (param i64 f32 f64) (result i64 f32 f64)
+    local.get 0 local.get 1 local.get 2)
+  (func (export "boom") unreachable))"#;
+
+#[test]
+fn invoke_parses_params_and_prints_each_result() {
+    let m = module("arith", ARITH);
+    let m = m.to_str().unwrap();
+    let out = run(&["--invoke", "add", m, "40", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "42\n");
+
+    let out = run(&["-i", "mix", m, "-5", "1.5", "0.25"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "-5\n1.5\n0.25\n");
+}
+
+#[test]
+fn bad_invoke_argument_is_a_one_line_error() {
+    let m = module("arith-bad-arg", ARITH);
+    let out = run(&["-i", "add", m.to_str().unwrap(), "1", "two"]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("`two` is not a valid i32"), "{err}");
+}
+
+#[test]
+fn trap_exits_like_wasmtime_run() {
+    let m = module("arith-trap", ARITH);
+    let out = run(&["-i", "boom", m.to_str().unwrap()]);
+    let expected = if cfg!(windows) { 3 } else { 134 };
+    let err = one_line_error(&out, expected);
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn missing_export_is_an_error() {
+    // No `_start`: the default invocation has nothing to call.
+    let m = module("arith-no-start", ARITH);
+    let out = run(&[m.to_str().unwrap()]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("`_start`"), "{err}");
+}
+
+#[test]
+fn invalid_module_is_an_error() {
+    let m = module("not-wasm", "this is not a module");
+    let err = one_line_error(&run(&[m.to_str().unwrap()]), 1);
+    assert!(err.starts_with("error: failed to load module"), "{err}");
+}
+
+#[test]
+fn unknown_import_is_an_error() {
+    let m = module("bad-import", r#"(module (import "nope" "f" (func)))"#);
+    let err = one_line_error(&run(&[m.to_str().unwrap()]), 1);
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn bad_option_is_a_one_line_error_with_status_1() {
+    let err = one_line_error(&run(&["--no-such-option", "m.wasm"]), 1);
+    assert!(err.contains("--no-such-option"), "{err}");
+    // Rejected by the host's allow-list parser, before the module is even read.
+    let err = one_line_error(&run(&["--allowed-host", "not a url", "m.wasm"]), 1);
+    assert!(err.contains("not a url"), "{err}");
+}
+
+#[test]
+fn help_and_version_succeed() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("--allowed-host <ORIGIN>"));
+    let out = run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).starts_with("wasmtime-http "));
+}
+
+#[test]
+fn proc_exit_code_becomes_the_process_status() {
+    let m = module(
+        "exit",
+        r#"(module
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (func (export "_start") (call $exit (i32.const 42))))"#,
+    );
+    let out = run(&[m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn guest_sees_file_name_as_argv0_and_only_given_env() {
+    // Returns argc, the argv buffer size, and the environment count.
+    let m = module(
+        "argv",
+        r#"(module
+          (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "environ_sizes_get" (func $envs (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "sizes") (result i32 i32 i32)
+            (drop (call $args (i32.const 0) (i32.const 4)))
+            (drop (call $envs (i32.const 8) (i32.const 12)))
+            (i32.load (i32.const 0)) (i32.load (i32.const 4)) (i32.load (i32.const 8))))"#,
+    );
+    let out = run(&[
+        "-e",
+        "A=1",
+        "-e",
+        "B=2",
+        "-i",
+        "sizes",
+        m.to_str().unwrap(),
+        "xy",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // argv = ["argv.wat", "xy"]: 2 args, "argv.wat\0xy\0" = 12 bytes, not the full path.
+    assert_eq!(stdout(&out), "2\n12\n2\n");
+}
+
+/// A guest whose `go` sends `GET <url>` with a 4-byte body and returns (error code, status).
+fn http_guest(name: &str, url: &str) -> PathBuf {
+    let wat = format!(
+        r#"(module
+          (import "wasi_experimental_http" "req"
+            (func $req (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "GET")
+          (data (i32.const 8) "body")
+          (data (i32.const 64) "{url}")
+          (func (export "go") (result i32 i32)
+            (call $req (i32.const 64) (i32.const {len}) (i32.const 0) (i32.const 3)
+                       (i32.const 0) (i32.const 0) (i32.const 8) (i32.const 4)
+                       (i32.const 16) (i32.const 20))
+            (i32.load16_u (i32.const 16))))"#,
+        len = url.len()
+    );
+    module(name, &wat)
+}
+
+/// Serves one request with `200 OK` on a loopback port; returns the origin.
+fn one_shot_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            // Head plus the 4-byte body.
+            while !seen.ends_with(b"\r\n\r\nbody") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    origin
+}
+
+#[test]
+fn allowed_host_option_reaches_the_host() {
+    let origin = one_shot_server();
+    let m = http_guest("http-allowed", &format!("{origin}/x"));
+    let out = run(&["-a", &origin, "-i", "go", m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n200\n");
+}
+
+#[test]
+fn without_allowed_host_requests_are_refused() {
+    let m = http_guest("http-denied", "http://127.0.0.1:9/x");
+    let out = run(&["-i", "go", m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 7 = destination_not_allowed; the status out-parameter is left untouched (0).
+    assert_eq!(stdout(&out), "7\n0\n");
+}
+
+#[test]
+fn max_request_body_size_option_reaches_the_host() {
+    let m = http_guest("http-body-limit", "http://127.0.0.1:9/x");
+    let out = run(&[
+        "-a",
+        "http://127.0.0.1:9",
+        "--max-request-body-size",
+        "3",
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 30 = request_body_too_large, decided before any connection is attempted.
+    assert_eq!(stdout(&out), "30\n0\n");
+}
+
+#[test]
+fn dir_option_preopens_the_directory_under_the_guest_path() {
+    // Returns fd_prestat_get(3)'s errno and the preopen's name length.
+    let m = module(
+        "preopen",
+        r#"(module
+          (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "first") (result i32 i32)
+            (call $prestat (i32.const 3) (i32.const 0))
+            (i32.load (i32.const 4))))"#,
+    );
+    let host_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let spec = format!("{}::/data", host_dir.display());
+    let out = run(&["--dir", &spec, "-i", "first", m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // errno 0 and a 5-byte name, "/data".
+    assert_eq!(stdout(&out), "0\n5\n");
+
+    let out = run(&["-i", "first", m.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // errno 8 = badf: no preopen without --dir.
+    assert_eq!(stdout(&out), "8\n0\n");
+}
