@@ -1,0 +1,98 @@
+//! Certificates generated at test time (rcgen) and rustls server configurations for them.
+//!
+//! Nothing is committed: every test run makes a fresh CA, so no key material lives in the
+//! repository and nothing can expire.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// The names the standard leaf certificate is valid for: a DNS name and both loopback IPs
+/// (IP SANs, so `https://127.0.0.1:PORT` verifies without a host name).
+pub const LOCAL_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+/// A test certificate authority.
+pub struct TestCa {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestCa {
+    /// A fresh CA with a new key.
+    pub fn new() -> TestCa {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "e2e test CA");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        TestCa {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// The CA certificate, PEM, for `HttpCtxBuilder::add_root_certificates_pem`.
+    pub fn pem(&self) -> &[u8] {
+        self.pem.as_bytes()
+    }
+
+    /// A server configuration presenting a leaf for `names` signed by this CA.
+    pub fn server_config(&self, names: &[&str]) -> Arc<rustls::ServerConfig> {
+        let (params, key) = leaf_params(names);
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        server_config(cert.der().clone(), key)
+    }
+
+    /// A server configuration for [`LOCAL_NAMES`] signed by this CA.
+    pub fn localhost_config(&self) -> Arc<rustls::ServerConfig> {
+        self.server_config(LOCAL_NAMES)
+    }
+}
+
+/// A server configuration presenting a self-signed leaf for `names` (trusted by nobody).
+pub fn self_signed_config(names: &[&str]) -> Arc<rustls::ServerConfig> {
+    let (params, key) = leaf_params(names);
+    let cert = params.self_signed(&key).expect("self-signed certificate");
+    server_config(cert.der().clone(), key)
+}
+
+fn leaf_params(names: &[&str]) -> (CertificateParams, KeyPair) {
+    let names: Vec<String> = names.iter().map(|s| (*s).to_string()).collect();
+    let mut params = CertificateParams::new(names.clone()).expect("leaf params");
+    if let Some(first) = names.first() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, first.as_str());
+    }
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    (params, KeyPair::generate().expect("leaf key"))
+}
+
+fn server_config(cert: CertificateDer<'static>, key: KeyPair) -> Arc<rustls::ServerConfig> {
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server certificate");
+    Arc::new(cfg)
+}

@@ -1,0 +1,77 @@
+//! The shipped examples run as documented: `post-echo` (the 0.10 README's code, unchanged) and
+//! `minimal-get` (the no_std size floor).
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use e2e::ctx_allowing;
+use e2e::guests::guest_wasm;
+use e2e::run::run_guest;
+use e2e::server::TestServer;
+
+/// design.md §3: "a minimal no_std guest that sends one request and prints the status should
+/// be a few kilobytes of wasm".
+const MINIMAL_GET_MAX_BYTES: u64 = 16 * 1024;
+
+// The README example prints the content type (`{:#?}` of a Result<String>), the echoed body and
+// the status, exactly as the original's output shape.
+#[test]
+fn post_echo_prints_content_type_body_and_status() {
+    let server = TestServer::echo();
+    let out = run_guest(
+        &guest_wasm("examples", "post-echo"),
+        ctx_allowing([server.origin()]),
+        &[&server.url("/post")],
+    );
+    out.assert_success();
+    assert_eq!(
+        out.stdout,
+        "Ok(\n    \"text/plain\",\n)\nTesting with a request body. Does this actually work?\n200\n",
+        "{out}"
+    );
+    let r = server.wait_requests(1);
+    assert_eq!(r[0].header("abc"), Some("def"));
+}
+
+// minimal-get prints the status and the start of the body.
+#[test]
+fn minimal_get_prints_status() {
+    let server = TestServer::echo();
+    let out = run_guest(
+        &guest_wasm("examples/minimal-get", "minimal_get"),
+        ctx_allowing([server.origin()]),
+        &[&server.url("/min")],
+    );
+    out.assert_success();
+    assert_eq!(out.line_value("status: "), Some("200"), "{out}");
+    assert_eq!(out.line_value("body: "), Some("GET /min"), "{out}");
+}
+
+// minimal-get reports a refused destination as an error name and exit code 1.
+#[test]
+fn minimal_get_reports_errors() {
+    let server = TestServer::echo();
+    let out = run_guest(
+        &guest_wasm("examples/minimal-get", "minimal_get"),
+        ctx_allowing(["http://127.0.0.1:1"]),
+        &[&server.url("/")],
+    );
+    assert_eq!(out.exit_code, 1, "{out}");
+    assert_eq!(
+        out.line_value("error: "),
+        Some("destination_not_allowed"),
+        "{out}"
+    );
+    server.assert_untouched();
+}
+
+// design.md §3 "Size matters".
+#[test]
+fn minimal_get_wasm_is_a_few_kilobytes() {
+    let wasm = guest_wasm("examples/minimal-get", "minimal_get");
+    let size = std::fs::metadata(&wasm).unwrap().len();
+    println!("minimal-get: {size} bytes ({})", wasm.display());
+    assert!(
+        size < MINIMAL_GET_MAX_BYTES,
+        "minimal-get is {size} bytes, limit {MINIMAL_GET_MAX_BYTES}"
+    );
+}

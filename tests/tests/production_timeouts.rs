@@ -1,0 +1,286 @@
+//! Timeouts against misbehaving loopback servers: each phase's timeout fires with its own code,
+//! and within its budget (plus a margin for a loaded 2-core machine).
+//!
+//! The guest is the `fetch` test program; its module is compiled before any clock starts so the
+//! measured time is the host's, not Cranelift's.
+
+// Test code: a panic is a test failure with a message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use e2e::guests::guest_wasm;
+use e2e::run::{GuestOutput, load_module, run_guest};
+use e2e::server::{Reply, TestServer};
+use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx, Timeouts};
+
+/// Slack allowed on top of a timeout before the test calls it late.
+const MARGIN: Duration = Duration::from_secs(1);
+
+fn fetch_wasm() -> PathBuf {
+    let wasm = guest_wasm("tests/guests", "fetch");
+    // Compile now, outside any measured interval.
+    load_module(&wasm);
+    wasm
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn ctx(origin: &str, timeouts: Timeouts) -> HttpCtx {
+    HttpCtx::builder()
+        .allowed_hosts([origin])
+        .timeouts(timeouts)
+        .build()
+        .unwrap()
+}
+
+/// Runs `fetch` with `args` and returns its output and how long the run took.
+fn timed_fetch(ctx: HttpCtx, args: &[&str]) -> (GuestOutput, Duration) {
+    let wasm = fetch_wasm();
+    let start = Instant::now();
+    let out = run_guest(&wasm, ctx, args);
+    (out, start.elapsed())
+}
+
+/// The `(stage, code)` of the guest's `error:` line.
+fn guest_error(out: &GuestOutput) -> Option<(String, u32)> {
+    let rest = out.line_value("error: ")?;
+    let mut parts = rest.split_whitespace();
+    let stage = parts.next()?.to_string();
+    let code = parts.next()?.parse().ok()?;
+    Some((stage, code))
+}
+
+/// Asserts the run failed with `code` at one of `stages`, after at least `budget` minus a little
+/// (the timer must not fire early) and before `budget` plus [`MARGIN`].
+fn assert_timed_out(
+    out: &GuestOutput,
+    elapsed: Duration,
+    code: ErrorCode,
+    stages: &[&str],
+    budget: Duration,
+) {
+    let (stage, got) =
+        guest_error(out).unwrap_or_else(|| panic!("expected error {code:?}, got:\n{out}"));
+    assert_eq!(
+        got,
+        code.code(),
+        "expected {} ({}), got {got} at {stage}:\n{out}",
+        code.code(),
+        code.name()
+    );
+    assert!(
+        stages.contains(&stage.as_str()),
+        "{code:?} reported at stage {stage}, expected one of {stages:?}:\n{out}"
+    );
+    assert_eq!(out.exit_code, 1, "{out}");
+    assert!(
+        elapsed >= budget.saturating_sub(ms(50)),
+        "{code:?} fired after {elapsed:?}, before its {budget:?} budget"
+    );
+    assert!(
+        elapsed < budget + MARGIN,
+        "{code:?} fired after {elapsed:?}, budget {budget:?} + margin {MARGIN:?}"
+    );
+}
+
+#[test]
+fn stall_before_status_line_is_response_header_timeout() {
+    let server = TestServer::scripted(vec![
+        Reply::new()
+            .sleep(Duration::from_secs(5))
+            .send("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
+    ]);
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        response_header: ms(500),
+        idle: Duration::from_secs(5),
+        total: Duration::from_secs(10),
+    };
+    let (out, elapsed) = timed_fetch(
+        ctx(&server.origin(), timeouts),
+        &["GET", &server.url("/stall")],
+    );
+    assert_timed_out(
+        &out,
+        elapsed,
+        ErrorCode::ResponseHeaderTimeout,
+        &["req"],
+        ms(500),
+    );
+}
+
+#[test]
+fn stall_mid_headers_is_response_header_timeout() {
+    let server = TestServer::scripted(vec![
+        Reply::new()
+            .send("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-partial: ")
+            .sleep(Duration::from_secs(5))
+            .send("done\r\ncontent-length: 0\r\n\r\n"),
+    ]);
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        response_header: ms(600),
+        idle: Duration::from_secs(5),
+        total: Duration::from_secs(10),
+    };
+    let (out, elapsed) = timed_fetch(
+        ctx(&server.origin(), timeouts),
+        &["GET", &server.url("/half-head")],
+    );
+    assert_timed_out(
+        &out,
+        elapsed,
+        ErrorCode::ResponseHeaderTimeout,
+        &["req"],
+        ms(600),
+    );
+}
+
+/// The header timeout bounds the whole header section: a server that keeps sending header bytes
+/// slowly (each gap shorter than the idle timeout) must not be able to stretch it.
+#[test]
+fn dripping_headers_hit_response_header_timeout() {
+    let mut reply = Reply::new().send("HTTP/1.1 200 OK\r\n");
+    for i in 0..100 {
+        reply = reply.sleep(ms(50)).send(format!("x-drip-{i}: 1\r\n"));
+    }
+    let server = TestServer::scripted(vec![reply.send("content-length: 0\r\n\r\n")]);
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        response_header: ms(700),
+        idle: Duration::from_secs(5),
+        total: Duration::from_secs(10),
+    };
+    let (out, elapsed) = timed_fetch(
+        ctx(&server.origin(), timeouts),
+        &["GET", &server.url("/drip-head")],
+    );
+    assert_timed_out(
+        &out,
+        elapsed,
+        ErrorCode::ResponseHeaderTimeout,
+        &["req"],
+        ms(700),
+    );
+}
+
+#[test]
+fn stall_mid_body_is_idle_timeout() {
+    let server = TestServer::scripted(vec![
+        Reply::new()
+            .send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+            .sleep(Duration::from_secs(5))
+            .send([b'x'; 90]),
+    ]);
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        response_header: Duration::from_secs(5),
+        idle: ms(500),
+        total: Duration::from_secs(10),
+    };
+    let (out, elapsed) = timed_fetch(
+        ctx(&server.origin(), timeouts),
+        &["GET", &server.url("/half-body")],
+    );
+    // The status arrived before the stall.
+    assert_eq!(out.line_value("status: "), Some("200"), "{out}");
+    assert_timed_out(&out, elapsed, ErrorCode::IdleTimeout, &["body"], ms(500));
+}
+
+/// One body byte every 100 ms is progress, so the idle timeout (500 ms) never fires; only the
+/// overall deadline (1.5 s) stops a server that would otherwise take 10 s.
+#[test]
+fn slow_drip_body_hits_the_overall_deadline() {
+    let mut reply = Reply::new().send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n");
+    for _ in 0..100 {
+        reply = reply.sleep(ms(100)).send("z");
+    }
+    let server = TestServer::scripted(vec![reply]);
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(1),
+        response_header: Duration::from_secs(1),
+        idle: ms(500),
+        total: ms(1500),
+    };
+    let (out, elapsed) = timed_fetch(
+        ctx(&server.origin(), timeouts),
+        &["GET", &server.url("/drip-body")],
+    );
+    assert_timed_out(
+        &out,
+        elapsed,
+        ErrorCode::DeadlineExceeded,
+        &["body"],
+        ms(1500),
+    );
+}
+
+/// A connect that never completes. Loopback answers every SYN at once unless the listener's
+/// accept queue is full: Linux then drops the SYN, so the client waits exactly as it would for
+/// a blackholed address. The queue is filled by connecting without ever accepting.
+#[test]
+fn full_accept_queue_is_connection_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    let full = loop {
+        match TcpStream::connect_timeout(&addr, ms(200)) {
+            Ok(s) => held.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break true,
+            Err(e) => panic!("filling the accept queue: {e}"),
+        }
+        if held.len() > 5000 {
+            break false;
+        }
+    };
+    assert!(
+        full,
+        "the accept queue of {addr} did not fill after {} connections; this kernel does not \
+         drop SYNs to a full queue, so this test cannot make a connect time out on loopback",
+        held.len()
+    );
+    let origin = format!("http://{addr}");
+    let timeouts = Timeouts {
+        connect: ms(300),
+        response_header: Duration::from_secs(5),
+        idle: Duration::from_secs(5),
+        total: Duration::from_secs(10),
+    };
+    let (out, elapsed) = timed_fetch(ctx(&origin, timeouts), &["GET", &format!("{origin}/never")]);
+    assert_timed_out(
+        &out,
+        elapsed,
+        ErrorCode::ConnectionTimeout,
+        &["req"],
+        ms(300),
+    );
+    drop(listener);
+}
+
+#[test]
+fn dead_port_is_connection_refused() {
+    // Bound then released: nothing listens there now (another process taking the port in the
+    // meantime is possible but vanishingly unlikely on a test machine).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://{}", SocketAddr::from(([127, 0, 0, 1], port)));
+    let (out, elapsed) = timed_fetch(
+        ctx(&origin, Timeouts::default()),
+        &["GET", &format!("{origin}/")],
+    );
+    let (stage, code) = guest_error(&out).unwrap_or_else(|| panic!("expected an error:\n{out}"));
+    assert_eq!(
+        (stage.as_str(), code),
+        ("req", ErrorCode::ConnectionRefused.code()),
+        "{out}"
+    );
+    assert!(elapsed < Duration::from_secs(2), "refusal took {elapsed:?}");
+}
