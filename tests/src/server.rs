@@ -14,7 +14,8 @@
 //! Both record every request ([`TestServer::requests`]) and count accepted connections
 //! ([`TestServer::accepted`]), so a test can prove that nothing reached the network.
 //! Both also run over TLS ([`TestServer::scripted_tls`], [`TestServer::echo_tls`]) with a
-//! `rustls::ServerConfig` from [`crate::tls`].
+//! `rustls::ServerConfig` from [`crate::tls`], and then record what each TLS handshake
+//! negotiated ([`TestServer::tls_handshakes`]): what the client sent is only visible here.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -197,6 +198,20 @@ impl Fnv1a64 {
     }
 }
 
+/// What the server observed in one TLS handshake, recorded when it completed or failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsHandshake {
+    /// The SNI host name the client sent (`None`: no server_name extension).
+    pub sni: Option<String>,
+    /// The ALPN protocol negotiated (`None`: none; also when the server offers no ALPN list).
+    pub alpn: Option<Vec<u8>>,
+    /// The protocol version negotiated (`None` if the handshake failed before choosing one).
+    pub version: Option<rustls::ProtocolVersion>,
+    /// `None` if the handshake completed; otherwise why it failed, as the `Debug` form of the
+    /// `rustls::Error` (e.g. `NoApplicationProtocol`) or the I/O error's text.
+    pub error: Option<String>,
+}
+
 enum Behaviour {
     Scripted(Mutex<VecDeque<Reply>>),
     Echo,
@@ -211,6 +226,7 @@ struct Shared {
     conns: Mutex<Vec<(JoinHandle<()>, TcpStream)>>,
     behaviour: Behaviour,
     tls: Option<Arc<rustls::ServerConfig>>,
+    handshakes: Mutex<Vec<TlsHandshake>>,
 }
 
 /// A loopback HTTP/1.1 (or HTTPS) server running in background threads; stops on drop.
@@ -277,6 +293,7 @@ impl TestServer {
             conns: Mutex::new(Vec::new()),
             behaviour,
             tls,
+            handshakes: Mutex::new(Vec::new()),
         });
         let s = Arc::clone(&shared);
         let acceptor = thread::Builder::new()
@@ -325,6 +342,29 @@ impl TestServer {
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Request> {
         self.shared.requests.lock().expect("requests lock").clone()
+    }
+
+    /// Every TLS handshake that completed or failed so far, in order (empty for plain HTTP).
+    pub fn tls_handshakes(&self) -> Vec<TlsHandshake> {
+        self.shared
+            .handshakes
+            .lock()
+            .expect("handshakes lock")
+            .clone()
+    }
+
+    /// Waits (bounded) until at least `n` TLS handshakes were recorded, then returns them. A
+    /// failed handshake is recorded by the server thread after it sent its alert, so the client
+    /// may see the failure first.
+    pub fn wait_tls_handshakes(&self, n: usize) -> Vec<TlsHandshake> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let h = self.tls_handshakes();
+            if h.len() >= n || Instant::now() > deadline {
+                return h;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Asserts that no connection was accepted and no request received, after giving a
@@ -405,7 +445,12 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         None => Conn::new(stream, shared).run(),
         Some(cfg) => {
             let tls = rustls::ServerConnection::new(Arc::clone(cfg)).map_err(io::Error::other)?;
-            Conn::new(TlsStream(rustls::StreamOwned::new(tls, stream)), shared).run()
+            let io = TlsStream {
+                inner: rustls::StreamOwned::new(tls, stream),
+                handshakes: &shared.handshakes,
+                recorded: false,
+            };
+            Conn::new(io, shared).run()
         }
     }
 }
@@ -422,33 +467,75 @@ impl Transport for TcpStream {
     }
 }
 
-struct TlsStream(rustls::StreamOwned<rustls::ServerConnection, TcpStream>);
+/// A server-side TLS stream that records its handshake once, when it completes or fails. The
+/// handshake itself stays lazy (driven by the first read), as rustls does it.
+struct TlsStream<'a> {
+    inner: rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+    handshakes: &'a Mutex<Vec<TlsHandshake>>,
+    recorded: bool,
+}
 
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+impl TlsStream<'_> {
+    /// Records the handshake if it just ended: completed, or failed with `result`'s error (a
+    /// timeout is not an end, the loop above retries it).
+    fn observe<T>(&mut self, result: &io::Result<T>) {
+        if self.recorded {
+            return;
+        }
+        let error = match result {
+            Err(e) if is_timeout(e) => return,
+            Err(e) => Some(
+                match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(tls) => format!("{tls:?}"),
+                    None => e.to_string(),
+                },
+            ),
+            Ok(_) if self.inner.conn.is_handshaking() => return,
+            Ok(_) => None,
+        };
+        self.recorded = true;
+        let conn = &self.inner.conn;
+        let h = TlsHandshake {
+            sni: conn.server_name().map(str::to_string),
+            alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+            version: conn.protocol_version(),
+            error,
+        };
+        if let Ok(mut all) = self.handshakes.lock() {
+            all.push(h);
+        }
     }
 }
 
-impl Write for TlsStream {
+impl Read for TlsStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        self.observe(&r);
+        r
+    }
+}
+
+impl Write for TlsStream<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
+        let r = self.inner.write(buf);
+        self.observe(&r);
+        r
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.inner.flush()
     }
 }
 
-impl Transport for TlsStream {
+impl Transport for TlsStream<'_> {
     fn finish(&mut self) {
-        self.0.conn.send_close_notify();
+        self.inner.conn.send_close_notify();
         let deadline = Instant::now() + Duration::from_secs(2);
-        while self.0.conn.wants_write() && Instant::now() < deadline {
-            if self.0.conn.write_tls(&mut self.0.sock).is_err() {
+        while self.inner.conn.wants_write() && Instant::now() < deadline {
+            if self.inner.conn.write_tls(&mut self.inner.sock).is_err() {
                 break;
             }
         }
-        let _ = self.0.sock.shutdown(Shutdown::Write);
+        let _ = self.inner.sock.shutdown(Shutdown::Write);
     }
 }
 

@@ -62,6 +62,22 @@ impl TestCa {
     pub fn localhost_config(&self) -> Arc<rustls::ServerConfig> {
         self.server_config(LOCAL_NAMES)
     }
+
+    /// A server configuration for [`LOCAL_NAMES`] signed by this CA, accepting only `versions`
+    /// and, if `alpn` is not empty, insisting on one of `alpn` (in that order of preference).
+    pub fn localhost_config_with(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[&[u8]],
+    ) -> Arc<rustls::ServerConfig> {
+        let (params, key) = leaf_params(LOCAL_NAMES);
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        let mut cfg = server_config_for(cert.der().clone(), key, versions);
+        cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(cfg)
+    }
 }
 
 /// A server configuration presenting a self-signed leaf for `names` (trusted by nobody).
@@ -86,13 +102,20 @@ fn leaf_params(names: &[&str]) -> (CertificateParams, KeyPair) {
 }
 
 fn server_config(cert: CertificateDer<'static>, key: KeyPair) -> Arc<rustls::ServerConfig> {
+    Arc::new(server_config_for(cert, key, rustls::DEFAULT_VERSIONS))
+}
+
+fn server_config_for(
+    cert: CertificateDer<'static>,
+    key: KeyPair,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ServerConfig {
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
         .expect("protocol versions")
         .with_no_client_auth()
         .with_single_cert(vec![cert], key)
-        .expect("server certificate");
-    Arc::new(cfg)
+        .expect("server certificate")
 }
