@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-use wasi_experimental_http_wasmtime::{self as host, HttpCtx};
+use wasi_experimental_http_wasmtime::{self as host, ErrorCode, HttpCtx};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, Val};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use crate::server::Fnv1a64;
 
 /// Captured output is capped at this size; a guest writing more traps.
 const OUTPUT_CAPACITY: usize = 16 * 1024 * 1024;
@@ -87,6 +89,7 @@ pub struct GuestOutput {
 
 impl GuestOutput {
     /// Asserts a zero exit code, showing the output otherwise.
+    #[track_caller]
     pub fn assert_success(&self) -> &Self {
         assert_eq!(self.exit_code, 0, "guest failed:\n{self}");
         self
@@ -100,6 +103,87 @@ impl GuestOutput {
     /// The rest of the first stdout line starting with `prefix`.
     pub fn line_value(&self, prefix: &str) -> Option<&str> {
         self.stdout.lines().find_map(|l| l.strip_prefix(prefix))
+    }
+
+    /// The rest of every stdout line starting with `prefix`, in order (e.g. each `status: `
+    /// of a `fetch --repeat` run).
+    pub fn line_values(&self, prefix: &str) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .collect()
+    }
+
+    /// The `(stage, code)` of the `fetch` guest's `error: <stage> <code> <name>` line, if it
+    /// printed one.
+    pub fn error(&self) -> Option<(String, u32)> {
+        let mut parts = self.line_value("error: ")?.split_whitespace();
+        let stage = parts.next()?.to_string();
+        let code = parts.next()?.parse().ok()?;
+        Some((stage, code))
+    }
+
+    /// Asserts that the `fetch` guest failed with exit code 1 and the error line
+    /// `error: <stage> <code> <name>` for `code`, with `stage` one of `stages` (a test that
+    /// does not care whether a failure shows in `req` or `body` lists both).
+    #[track_caller]
+    pub fn assert_error(&self, code: ErrorCode, stages: &[&str]) {
+        let (stage, got) = self
+            .error()
+            .unwrap_or_else(|| panic!("expected error {code:?}, got:\n{self}"));
+        assert_eq!(
+            got,
+            code.code(),
+            "expected {} ({}), got {got} at {stage}:\n{self}",
+            code.code(),
+            code.name()
+        );
+        assert!(
+            stages.contains(&stage.as_str()),
+            "{code:?} reported at stage {stage}, expected one of {stages:?}:\n{self}"
+        );
+        // The whole line, so that the guest's name for the code is checked too.
+        let want = format!("{stage} {} {}", code.code(), code.name());
+        assert_eq!(self.line_value("error: "), Some(want.as_str()), "{self}");
+        assert_eq!(self.exit_code, 1, "{self}");
+    }
+
+    /// Asserts a zero exit code and that the first `status:` line is `status`.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        self.assert_success();
+        assert_eq!(
+            self.line_value("status: "),
+            Some(status.to_string().as_str()),
+            "{self}"
+        );
+        self
+    }
+
+    /// Asserts a zero exit code and a `fetch` body of `len` bytes hashing to `fnv` (the
+    /// first `body-bytes:` and `body-fnv:` lines), for bodies too large to spell out.
+    #[track_caller]
+    pub fn assert_body_digest(&self, len: u64, fnv: Fnv1a64) -> &Self {
+        self.assert_success();
+        assert_eq!(
+            self.line_value("body-bytes: "),
+            Some(len.to_string().as_str()),
+            "{self}"
+        );
+        assert_eq!(
+            self.line_value("body-fnv: "),
+            Some(fnv.hex().as_str()),
+            "{self}"
+        );
+        self
+    }
+
+    /// Asserts a successful `fetch` run whose (first) response was `status` with exactly
+    /// `body`, by its `body-bytes:` and `body-fnv:` lines.
+    #[track_caller]
+    pub fn assert_body(&self, status: u16, body: &[u8]) -> &Self {
+        self.assert_status(status)
+            .assert_body_digest(body.len() as u64, Fnv1a64::of(body))
     }
 }
 

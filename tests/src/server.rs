@@ -187,6 +187,13 @@ impl Default for Fnv1a64 {
 }
 
 impl Fnv1a64 {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        let mut h = Self::default();
+        h.update(bytes);
+        h
+    }
+
     /// Feeds bytes.
     pub fn update(&mut self, bytes: &[u8]) {
         let mut h = self.0;
@@ -195,6 +202,11 @@ impl Fnv1a64 {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
         self.0 = h;
+    }
+
+    /// The hash as the guests print it: 16 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
     }
 }
 

@@ -41,8 +41,7 @@ fn minimal_get_prints_status() {
         ctx_allowing([server.origin()]),
         &[&server.url("/min")],
     );
-    out.assert_success();
-    assert_eq!(out.line_value("status: "), Some("200"), "{out}");
+    out.assert_status(200);
     assert_eq!(out.line_value("body: "), Some("GET /min"), "{out}");
 }
 

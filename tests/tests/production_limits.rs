@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
-use e2e::server::{Fnv1a64, Reply, TestServer};
+use e2e::server::{Reply, TestServer};
 use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx, Limits};
 
 fn fetch_wasm() -> PathBuf {
@@ -43,54 +43,6 @@ fn small_limits() -> Limits {
         max_request_headers: 256,
         ..Limits::default()
     }
-}
-
-/// The `(stage, code)` of the guest's `error:` line.
-fn guest_error(out: &GuestOutput) -> Option<(String, u32)> {
-    let rest = out.line_value("error: ")?;
-    let mut parts = rest.split_whitespace();
-    let stage = parts.next()?.to_string();
-    let code = parts.next()?.parse().ok()?;
-    Some((stage, code))
-}
-
-fn assert_error(out: &GuestOutput, code: ErrorCode, stages: &[&str]) {
-    let (stage, got) =
-        guest_error(out).unwrap_or_else(|| panic!("expected error {code:?}, got:\n{out}"));
-    assert_eq!(
-        got,
-        code.code(),
-        "expected {} ({}), got {got} at {stage}:\n{out}",
-        code.code(),
-        code.name()
-    );
-    assert!(
-        stages.contains(&stage.as_str()),
-        "{code:?} reported at stage {stage}, expected one of {stages:?}:\n{out}"
-    );
-    assert_eq!(out.exit_code, 1, "{out}");
-}
-
-fn fnv_hex(bytes: &[u8]) -> String {
-    let mut h = Fnv1a64::default();
-    h.update(bytes);
-    format!("{:016x}", h.0)
-}
-
-/// Asserts a 200 whose body is exactly `body`.
-fn assert_ok_body(out: &GuestOutput, body: &[u8]) {
-    out.assert_success();
-    assert_eq!(out.line_value("status: "), Some("200"), "{out}");
-    assert_eq!(
-        out.line_value("body-bytes: "),
-        Some(body.len().to_string().as_str()),
-        "{out}"
-    );
-    assert_eq!(
-        out.line_value("body-fnv: "),
-        Some(fnv_hex(body).as_str()),
-        "{out}"
-    );
 }
 
 /// One scripted response, fetched with `limits`.
@@ -132,21 +84,21 @@ fn messages_under_every_limit_pass() {
         "e".repeat(150)
     ));
     let out = fetch_scripted(resp.into_bytes(), small_limits());
-    assert_ok_body(&out, body.as_bytes());
+    out.assert_body(200, body.as_bytes());
 }
 
 #[test]
 fn status_line_too_long_is_25() {
     let status_line = format!("HTTP/1.1 200 {}", "O".repeat(2000));
     let out = fetch_scripted(head_with(&status_line, &[], "x"), small_limits());
-    assert_error(&out, ErrorCode::ResponseHeaderLineTooLong, &["req"]);
+    out.assert_error(ErrorCode::ResponseHeaderLineTooLong, &["req"]);
 }
 
 #[test]
 fn field_line_too_long_is_25() {
     let field = format!("x-long: {}", "a".repeat(2000));
     let out = fetch_scripted(head_with("HTTP/1.1 200 OK", &[field], "x"), small_limits());
-    assert_error(&out, ErrorCode::ResponseHeaderLineTooLong, &["req"]);
+    out.assert_error(ErrorCode::ResponseHeaderLineTooLong, &["req"]);
 }
 
 #[test]
@@ -157,7 +109,7 @@ fn header_section_too_large_is_26() {
         .map(|i| format!("x-big-{i}: {}", "s".repeat(900)))
         .collect();
     let out = fetch_scripted(head_with("HTTP/1.1 200 OK", &fields, "x"), small_limits());
-    assert_error(&out, ErrorCode::ResponseHeaderSectionTooLarge, &["req"]);
+    out.assert_error(ErrorCode::ResponseHeaderSectionTooLarge, &["req"]);
 }
 
 #[test]
@@ -168,7 +120,7 @@ fn too_many_fields_is_27_with_default_limits() {
         head_with("HTTP/1.1 200 OK", &fields, "x"),
         Limits::default(),
     );
-    assert_error(&out, ErrorCode::ResponseTooManyHeaders, &["req"]);
+    out.assert_error(ErrorCode::ResponseTooManyHeaders, &["req"]);
 }
 
 #[test]
@@ -180,7 +132,7 @@ fn chunk_size_line_too_long_is_28_with_default_limits() {
     );
     let out = fetch_scripted(resp.into_bytes(), Limits::default());
     assert_eq!(out.line_value("status: "), Some("200"), "{out}");
-    assert_error(&out, ErrorCode::ResponseChunkLineTooLong, &["body"]);
+    out.assert_error(ErrorCode::ResponseChunkLineTooLong, &["body"]);
 }
 
 /// The limit is "larger than the maximum": a body of exactly the maximum passes.
@@ -188,14 +140,14 @@ fn chunk_size_line_too_long_is_28_with_default_limits() {
 fn body_of_exactly_max_response_body_passes() {
     let body = "m".repeat(1000);
     let out = fetch_scripted(head_with("HTTP/1.1 200 OK", &[], &body), small_limits());
-    assert_ok_body(&out, body.as_bytes());
+    out.assert_body(200, body.as_bytes());
 
     let chunked = format!(
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1f4\r\n{0}\r\n1f4\r\n{0}\r\n0\r\n\r\n",
         "c".repeat(500)
     );
     let out = fetch_scripted(chunked.into_bytes(), small_limits());
-    assert_ok_body(&out, "c".repeat(1000).as_bytes());
+    out.assert_body(200, "c".repeat(1000).as_bytes());
 }
 
 /// An announced Content-Length over the maximum is refused by the first `body_read` (abi.md,
@@ -205,7 +157,7 @@ fn content_length_over_max_response_body_is_29() {
     let body = "L".repeat(5000);
     let out = fetch_scripted(head_with("HTTP/1.1 200 OK", &[], &body), small_limits());
     assert_eq!(out.line_value("status: "), Some("200"), "{out}");
-    assert_error(&out, ErrorCode::ResponseBodyTooLarge, &["body"]);
+    out.assert_error(ErrorCode::ResponseBodyTooLarge, &["body"]);
 }
 
 #[test]
@@ -216,7 +168,7 @@ fn chunked_body_growing_past_max_response_body_is_29() {
     let resp = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{chunks}0\r\n\r\n");
     let out = fetch_scripted(resp.into_bytes(), small_limits());
     assert_eq!(out.line_value("status: "), Some("200"), "{out}");
-    assert_error(&out, ErrorCode::ResponseBodyTooLarge, &["body"]);
+    out.assert_error(ErrorCode::ResponseBodyTooLarge, &["body"]);
 }
 
 #[test]
@@ -230,7 +182,7 @@ fn request_body_too_large_is_30_and_nothing_is_sent() {
         ctx(&server.origin(), small_limits()),
         &["POST", &url, "--body", &at_limit],
     );
-    assert_ok_body(&out, at_limit.as_bytes());
+    out.assert_body(200, at_limit.as_bytes());
 
     let server = TestServer::echo();
     let url = server.url("/upload");
@@ -240,7 +192,7 @@ fn request_body_too_large_is_30_and_nothing_is_sent() {
         ctx(&server.origin(), small_limits()),
         &["POST", &url, "--body", &over],
     );
-    assert_error(&out, ErrorCode::RequestBodyTooLarge, &["req"]);
+    out.assert_error(ErrorCode::RequestBodyTooLarge, &["req"]);
     server.assert_untouched();
 }
 
@@ -253,7 +205,7 @@ fn request_header_block_too_large_is_31_and_nothing_is_sent() {
         ctx(&server.origin(), small_limits()),
         &["GET", &server.url("/"), "-H", &big],
     );
-    assert_error(&out, ErrorCode::RequestHeadersTooLarge, &["req"]);
+    out.assert_error(ErrorCode::RequestHeadersTooLarge, &["req"]);
     server.assert_untouched();
 
     // Control: a block well under the limit goes through.
@@ -263,8 +215,7 @@ fn request_header_block_too_large_is_31_and_nothing_is_sent() {
         ctx(&server.origin(), small_limits()),
         &["GET", &server.url("/"), "-H", &small],
     );
-    out.assert_success();
-    assert_eq!(out.line_value("status: "), Some("200"), "{out}");
+    out.assert_status(200);
 }
 
 /// How a raw endless server ended.
@@ -318,7 +269,7 @@ fn run_against_endless(prefix: &'static [u8], line: Vec<u8>, code: ErrorCode) {
         ctx(&origin, Limits::default()),
         &["GET", &format!("{origin}/endless")],
     );
-    assert_error(&out, code, &["req"]);
+    out.assert_error(code, &["req"]);
     let end = done
         .recv_timeout(Duration::from_secs(30))
         .expect("endless server finished");

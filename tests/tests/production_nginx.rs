@@ -16,7 +16,7 @@ use e2e::guests::guest_wasm;
 use e2e::nginx::{AccessLogEntry, Nginx, SPARSE_LEN};
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::Fnv1a64;
-use wasi_experimental_http_wasmtime::HttpCtx;
+use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
 
 fn fetch_wasm() -> PathBuf {
     guest_wasm("tests/guests", "fetch")
@@ -38,10 +38,10 @@ fn origin(nginx: &Nginx, scheme: Scheme) -> String {
     }
 }
 
-/// A context admitting both of nginx's origins and trusting only its test CA.
-fn ctx(nginx: &Nginx) -> HttpCtx {
+/// A context admitting `origins` and trusting only nginx's test CA.
+fn ctx_trusting(nginx: &Nginx, origins: &[String]) -> HttpCtx {
     HttpCtx::builder()
-        .allowed_hosts([nginx.http_origin(), nginx.https_origin()])
+        .allowed_hosts(origins)
         .add_root_certificates_pem(nginx.ca_pem().as_bytes())
         .unwrap()
         .only_custom_roots(true)
@@ -49,15 +49,22 @@ fn ctx(nginx: &Nginx) -> HttpCtx {
         .unwrap()
 }
 
-fn fnv_hex(bytes: &[u8]) -> String {
-    let mut h = Fnv1a64::default();
-    h.update(bytes);
-    format!("{:016x}", h.0)
+/// A context admitting both of nginx's origins and trusting only its test CA.
+fn ctx(nginx: &Nginx) -> HttpCtx {
+    ctx_trusting(nginx, &[nginx.http_origin(), nginx.https_origin()])
+}
+
+/// Runs `fetch GET <origin><uri> args...` with a fresh [`ctx`].
+fn get(nginx: &Nginx, scheme: Scheme, uri: &str, args: &[&str]) -> GuestOutput {
+    let url = format!("{}{uri}", origin(nginx, scheme));
+    let mut all = vec!["GET", url.as_str()];
+    all.extend_from_slice(args);
+    run_guest(&fetch_wasm(), ctx(nginx), &all)
 }
 
 /// FNV-1a of `n` zero bytes in O(log n): xor with 0 is a no-op, so each byte only multiplies
 /// by the FNV prime, and `n` bytes multiply by prime^n (mod 2^64).
-fn fnv_hex_of_zeros(n: u64) -> String {
+fn fnv_of_zeros(n: u64) -> Fnv1a64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let (mut base, mut exp, mut pow) = (PRIME, n, 1u64);
     while exp > 0 {
@@ -67,39 +74,12 @@ fn fnv_hex_of_zeros(n: u64) -> String {
         base = base.wrapping_mul(base);
         exp >>= 1;
     }
-    format!("{:016x}", Fnv1a64::default().0.wrapping_mul(pow))
+    Fnv1a64(Fnv1a64::default().0.wrapping_mul(pow))
 }
 
 /// The value `fetch --header NAME` printed for `name` (as passed to `--header`).
 fn shown_header<'a>(out: &'a GuestOutput, name: &str) -> Option<&'a str> {
     out.line_value(&format!("header {name}: "))
-}
-
-fn statuses(out: &GuestOutput) -> Vec<&str> {
-    out.lines()
-        .into_iter()
-        .filter_map(|l| l.strip_prefix("status: "))
-        .collect()
-}
-
-/// Asserts a successful run whose (last) response was `status` with body `body`.
-fn assert_body(out: &GuestOutput, status: u16, body: &[u8]) {
-    out.assert_success();
-    assert_eq!(
-        out.line_value("status: "),
-        Some(status.to_string().as_str()),
-        "{out}"
-    );
-    assert_eq!(
-        out.line_value("body-bytes: "),
-        Some(body.len().to_string().as_str()),
-        "{out}"
-    );
-    assert_eq!(
-        out.line_value("body-fnv: "),
-        Some(fnv_hex(body).as_str()),
-        "{out}"
-    );
 }
 
 /// The entries for `uri`, failing with the whole log if their number is not `n`.
@@ -148,13 +128,13 @@ fn static_file_with_content_length() {
     let nginx = Nginx::start();
     let expected = nginx.file_bytes(Nginx::STATIC_PATH);
     for scheme in BOTH {
-        let url = format!("{}{}", origin(&nginx, scheme), Nginx::STATIC_PATH);
-        let out = run_guest(
-            &fetch_wasm(),
-            ctx(&nginx),
-            &["GET", &url, "--header", "content-length"],
+        let out = get(
+            &nginx,
+            scheme,
+            Nginx::STATIC_PATH,
+            &["--header", "content-length"],
         );
-        assert_body(&out, 200, &expected);
+        out.assert_body(200, &expected);
         assert_eq!(
             shown_header(&out, "content-length"),
             Some(expected.len().to_string().as_str()),
@@ -171,19 +151,13 @@ fn static_file_with_content_length() {
 fn https_by_name_verifies_the_certificate_name() {
     let nginx = Nginx::start();
     let origin = nginx.https_localhost_origin();
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([origin.as_str()])
-        .add_root_certificates_pem(nginx.ca_pem().as_bytes())
-        .unwrap()
-        .only_custom_roots(true)
-        .build()
-        .unwrap();
+    let ctx = ctx_trusting(&nginx, std::slice::from_ref(&origin));
     let out = run_guest(
         &fetch_wasm(),
         ctx,
         &["GET", &format!("{origin}{}", Nginx::STATIC_PATH)],
     );
-    assert_body(&out, 200, &nginx.file_bytes(Nginx::STATIC_PATH));
+    out.assert_body(200, &nginx.file_bytes(Nginx::STATIC_PATH));
 }
 
 /// Without the test CA the same server is untrusted.
@@ -202,11 +176,7 @@ fn https_without_the_ca_is_a_certificate_error() {
             &format!("{}{}", nginx.https_origin(), Nginx::STATIC_PATH),
         ],
     );
-    assert_eq!(
-        out.line_value("error: "),
-        Some("req 19 tls_certificate_error"),
-        "{out}"
-    );
+    out.assert_error(ErrorCode::TlsCertificateError, &["req"]);
 }
 
 #[test]
@@ -214,18 +184,18 @@ fn chunked_response_is_decoded() {
     let nginx = Nginx::start();
     let expected = nginx.chunked_expected();
     for scheme in BOTH {
-        let url = format!("{}{}", origin(&nginx, scheme), Nginx::CHUNKED_PATH);
-        let out = run_guest(
-            &fetch_wasm(),
-            ctx(&nginx),
-            &["GET", &url, "--header", "transfer-encoding"],
+        let out = get(
+            &nginx,
+            scheme,
+            Nginx::CHUNKED_PATH,
+            &["--header", "transfer-encoding"],
         );
         assert_eq!(
             shown_header(&out, "transfer-encoding"),
             Some("chunked"),
             "{scheme:?}:\n{out}"
         );
-        assert_body(&out, 200, &expected);
+        out.assert_body(200, &expected);
     }
 }
 
@@ -244,13 +214,11 @@ fn gzip_chunked_response_is_passed_through() {
     assert_eq!(&gzip[..2], &[0x1f, 0x8b], "not a gzip stream");
 
     for scheme in BOTH {
-        let url = format!("{}{}", origin(&nginx, scheme), Nginx::GZIP_PATH);
-        let out = run_guest(
-            &fetch_wasm(),
-            ctx(&nginx),
+        let out = get(
+            &nginx,
+            scheme,
+            Nginx::GZIP_PATH,
             &[
-                "GET",
-                &url,
                 "-H",
                 "Accept-Encoding:gzip",
                 "--header",
@@ -269,7 +237,7 @@ fn gzip_chunked_response_is_passed_through() {
             Some("chunked"),
             "{out}"
         );
-        assert_body(&out, 200, &gzip);
+        out.assert_body(200, &gzip);
     }
 }
 
@@ -279,15 +247,9 @@ fn keep_alive_reuses_one_connection() {
     let expected = nginx.file_bytes(Nginx::STATIC_PATH);
     for (i, scheme) in BOTH.into_iter().enumerate() {
         let uri = format!("{}?keepalive={i}", Nginx::STATIC_PATH);
-        let url = format!("{}{uri}", origin(&nginx, scheme));
-        let out = run_guest(&fetch_wasm(), ctx(&nginx), &["GET", &url, "--repeat", "5"]);
-        out.assert_success();
-        assert_eq!(statuses(&out), ["200"; 5], "{out}");
-        assert_eq!(
-            out.line_value("body-fnv: "),
-            Some(fnv_hex(&expected).as_str()),
-            "{out}"
-        );
+        let out = get(&nginx, scheme, &uri, &["--repeat", "5"]);
+        assert_eq!(out.line_values("status: "), ["200"; 5], "{out}");
+        out.assert_body(200, &expected);
         assert_one_connection(&log_for(&nginx, &uri, 5));
     }
 }
@@ -302,16 +264,8 @@ fn sibling_store_reuses_the_pooled_connection() {
         let url = format!("{}{uri}", origin(&nginx, scheme));
         let first = ctx(&nginx);
         let second = first.new_sibling();
-        assert_body(
-            &run_guest(&fetch_wasm(), first, &["GET", &url]),
-            200,
-            &expected,
-        );
-        assert_body(
-            &run_guest(&fetch_wasm(), second, &["GET", &url]),
-            200,
-            &expected,
-        );
+        run_guest(&fetch_wasm(), first, &["GET", &url]).assert_body(200, &expected);
+        run_guest(&fetch_wasm(), second, &["GET", &url]).assert_body(200, &expected);
         assert_one_connection(&log_for(&nginx, &uri, 2));
     }
 }
@@ -332,17 +286,13 @@ fn head_has_no_body_and_keeps_the_connection() {
             first,
             &["HEAD", &url, "--header", "content-length"],
         );
-        assert_body(&out, 200, b"");
+        out.assert_body(200, b"");
         assert_eq!(
             shown_header(&out, "content-length"),
             Some(expected.len().to_string().as_str()),
             "{out}"
         );
-        assert_body(
-            &run_guest(&fetch_wasm(), second, &["GET", &url]),
-            200,
-            &expected,
-        );
+        run_guest(&fetch_wasm(), second, &["GET", &url]).assert_body(200, &expected);
         let log = log_for(&nginx, &uri, 2);
         assert_one_connection(&log);
         assert_eq!(
@@ -379,8 +329,8 @@ fn etag_revalidation_gives_304() {
                 "2",
             ],
         );
-        assert_body(&out, 304, b"");
-        assert_eq!(statuses(&out), ["304", "304"], "{out}");
+        out.assert_body(304, b"");
+        assert_eq!(out.line_values("status: "), ["304", "304"], "{out}");
         let log = log_for(&nginx, &uri, 3);
         assert_one_connection(&log);
         let codes: Vec<u16> = log.iter().map(|e| e.status).collect();
@@ -408,8 +358,7 @@ fn redirect_is_returned_not_followed() {
             "location",
         ],
     );
-    out.assert_success();
-    assert_eq!(out.line_value("status: "), Some("302"), "{out}");
+    out.assert_status(302);
     assert_eq!(
         shown_header(&out, "location"),
         Some(target.url("/landing").as_str()),
@@ -442,28 +391,13 @@ fn peak_rss() -> u64 {
 fn one_gibibyte_streams_with_bounded_memory() {
     // The closed form of the zeros' hash, checked against the real hasher once.
     let zeros = vec![0u8; 100_003];
-    assert_eq!(fnv_hex_of_zeros(zeros.len() as u64), fnv_hex(&zeros));
+    assert_eq!(fnv_of_zeros(zeros.len() as u64).0, Fnv1a64::of(&zeros).0);
 
     let nginx = Nginx::start();
     for scheme in BOTH {
-        let url = format!("{}{}", origin(&nginx, scheme), Nginx::SPARSE_PATH);
-        let out = run_guest(&fetch_wasm(), ctx(&nginx), &["GET", &url, "--discard"]);
-        out.assert_success();
-        assert_eq!(
-            out.line_value("status: "),
-            Some("200"),
-            "{scheme:?}:\n{out}"
-        );
-        assert_eq!(
-            out.line_value("body-bytes: "),
-            Some(SPARSE_LEN.to_string().as_str()),
-            "{scheme:?}:\n{out}"
-        );
-        assert_eq!(
-            out.line_value("body-fnv: "),
-            Some(fnv_hex_of_zeros(SPARSE_LEN).as_str()),
-            "{scheme:?}:\n{out}"
-        );
+        let out = get(&nginx, scheme, Nginx::SPARSE_PATH, &["--discard"]);
+        out.assert_status(200)
+            .assert_body_digest(SPARSE_LEN, fnv_of_zeros(SPARSE_LEN));
     }
     let peak = peak_rss();
     eprintln!("peak RSS after streaming: {} MiB", peak >> 20);

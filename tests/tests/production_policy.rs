@@ -50,21 +50,23 @@ fn ctx_full(
     (ctx, seen)
 }
 
-fn ctx(entries: &[&str], policy: AddressPolicy) -> HttpCtx {
-    ctx_full(entries, policy, None).0
-}
-
-/// The `(stage, code)` of the guest's `error:` line.
-fn guest_error(out: &GuestOutput) -> Option<(String, u32)> {
-    let rest = out.line_value("error: ")?;
-    let mut parts = rest.split_whitespace();
-    let stage = parts.next()?.to_string();
-    let code = parts.next()?.parse().ok()?;
-    Some((stage, code))
+/// A context admitting `origins` with every other setting at its default: the real resolver
+/// and the default address policy, which admits loopback only when an entry names it.
+fn default_ctx(origins: &[&str]) -> HttpCtx {
+    HttpCtx::builder()
+        .allowed_hosts(origins.iter().copied())
+        .build()
+        .unwrap_or_else(|e| panic!("building a context for {origins:?}: {e}"))
 }
 
 fn get(ctx: HttpCtx, url: &str) -> GuestOutput {
     run_guest(&fetch_wasm(), ctx, &["GET", url])
+}
+
+/// `fetch GET url` with a fresh context admitting `entries`, under [`AddressPolicy::AllowAll`]:
+/// every name resolves to loopback, and the tests using this check the allow-list alone.
+fn get_admitting(entries: &[&str], url: &str) -> GuestOutput {
+    get(ctx_full(entries, AddressPolicy::AllowAll, None).0, url)
 }
 
 fn assert_status(out: &GuestOutput, status: u16, what: &str) {
@@ -77,7 +79,7 @@ fn assert_status(out: &GuestOutput, status: u16, what: &str) {
 }
 
 fn assert_code(out: &GuestOutput, code: ErrorCode, what: &str) {
-    let got = guest_error(out).map(|(_, c)| c);
+    let got = out.error().map(|(_, c)| c);
     assert_eq!(
         got,
         Some(code.code()),
@@ -141,27 +143,21 @@ fn scheme_and_port_are_part_of_the_origin() {
     let p = server.port();
     let entry = format!("http://api.example.com:{p}");
     // Same host, another port (where another server listens): refused, nothing connects.
-    let out = get(
-        ctx(&[&entry], AddressPolicy::AllowAll),
+    let out = get_admitting(
+        &[&entry],
         &format!("http://api.example.com:{}/", other.port()),
     );
     assert_code(&out, ErrorCode::DestinationNotAllowed, "other port");
     other.assert_untouched();
     // Same host and port, other scheme.
-    let out = get(
-        ctx(&[&entry], AddressPolicy::AllowAll),
-        &format!("https://api.example.com:{p}/"),
-    );
+    let out = get_admitting(&[&entry], &format!("https://api.example.com:{p}/"));
     assert_code(
         &out,
         ErrorCode::DestinationNotAllowed,
         "https vs http entry",
     );
     server.assert_untouched();
-    let out = get(
-        ctx(&[&entry], AddressPolicy::AllowAll),
-        &format!("http://api.example.com:{p}/"),
-    );
+    let out = get_admitting(&[&entry], &format!("http://api.example.com:{p}/"));
     assert_status(&out, 200, "the admitted origin");
     assert_eq!(server.requests().len(), 1);
 }
@@ -265,10 +261,7 @@ fn ipv6_literal_origin() {
     let origin = server.origin();
     assert!(origin.starts_with("http://[::1]:"), "{origin}");
     // Default address policy: the entry names the loopback address literally, so it is allowed.
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([origin.as_str()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[origin.as_str()]);
     let out = get(ctx, &format!("{origin}/v6"));
     assert_status(&out, 200, "[::1]");
     assert_eq!(
@@ -276,10 +269,7 @@ fn ipv6_literal_origin() {
         Some(origin.trim_start_matches("http://"))
     );
     // The IPv4 loopback is another origin.
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([origin.as_str()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[origin.as_str()]);
     let out = get(ctx, &format!("http://127.0.0.1:{}/v6", server.port()));
     assert_code(&out, ErrorCode::DestinationNotAllowed, "127.0.0.1 vs [::1]");
 }
@@ -293,14 +283,11 @@ fn non_ascii_host_is_invalid_url() {
         format!("http://bücher.example.com:{p}/"),
         format!("http://a.exämple.com:{p}/"),
     ] {
-        let out = get(ctx(&[&entry], AddressPolicy::AllowAll), &url);
+        let out = get_admitting(&[&entry], &url);
         assert_code(&out, ErrorCode::InvalidUrl, &url);
     }
     // The punycode form is what a guest must send.
-    let out = get(
-        ctx(&[&entry], AddressPolicy::AllowAll),
-        &format!("http://xn--bcher-kva.example.com:{p}/"),
-    );
+    let out = get_admitting(&[&entry], &format!("http://xn--bcher-kva.example.com:{p}/"));
     assert_status(&out, 200, "punycode host");
     assert_eq!(server.requests().len(), 1);
 }
@@ -322,19 +309,13 @@ fn deny_entries_carve_out_of_wildcards() {
             "ADMIN.example.com",
             "admin.example.com.",
         ] {
-            let out = get(
-                ctx(&entries, AddressPolicy::AllowAll),
-                &format!("http://{host}:{p}/"),
-            );
+            let out = get_admitting(&entries, &format!("http://{host}:{p}/"));
             assert_code(&out, ErrorCode::DestinationNotAllowed, host);
         }
         // Not carved out: a sibling, a sub-name of the denied name, and a deny entry for
         // another port.
         for host in ["www.example.com", "x.admin.example.com"] {
-            let out = get(
-                ctx(&entries, AddressPolicy::AllowAll),
-                &format!("http://{host}:{p}/"),
-            );
+            let out = get_admitting(&entries, &format!("http://{host}:{p}/"));
             assert_status(&out, 200, host);
         }
     }
@@ -464,10 +445,7 @@ fn redirects_are_not_followed() {
         "HTTP/1.1 302 Found\r\nlocation: {}\r\ncontent-length: 0\r\n\r\n",
         target.url("/landing")
     ))]);
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([server.origin(), target.origin()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[&server.origin(), &target.origin()]);
     let out = run_guest(
         &fetch_wasm(),
         ctx,
@@ -495,22 +473,14 @@ fn idempotent_request_is_retried_once_on_a_fresh_connection() {
     // Request 1 is answered (keep-alive); request 2, on the same connection, is read and the
     // connection closed without a byte of response; request 3 is the retry.
     let server = TestServer::scripted(vec![ok_reply("one"), Reply::new().close(), ok_reply("two")]);
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([server.origin()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[&server.origin()]);
     let out = run_guest(
         &fetch_wasm(),
         ctx,
         &["GET", &server.url("/r"), "--repeat", "2"],
     );
     out.assert_success();
-    let statuses: Vec<&str> = out
-        .lines()
-        .into_iter()
-        .filter_map(|l| l.strip_prefix("status: "))
-        .collect();
-    assert_eq!(statuses, ["200", "200"], "{out}");
+    assert_eq!(out.line_values("status: "), ["200", "200"], "{out}");
     assert_eq!(server.accepted(), 2, "one retry on one fresh connection");
     assert_eq!(server.wait_requests(3).len(), 3);
 }
@@ -520,10 +490,7 @@ fn idempotent_request_is_retried_once_on_a_fresh_connection() {
 #[test]
 fn non_idempotent_request_is_not_retried() {
     let server = TestServer::scripted(vec![ok_reply("one"), Reply::new().close(), ok_reply("two")]);
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([server.origin()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[&server.origin()]);
     let out = run_guest(
         &fetch_wasm(),
         ctx,
@@ -534,12 +501,7 @@ fn non_idempotent_request_is_not_retried() {
         Some("200"),
         "the first POST succeeds:\n{out}"
     );
-    let (stage, code) = guest_error(&out).unwrap_or_else(|| panic!("no error:\n{out}"));
-    assert_eq!(
-        (stage.as_str(), code),
-        ("req", ErrorCode::ConnectionTerminated.code()),
-        "{out}"
-    );
+    out.assert_error(ErrorCode::ConnectionTerminated, &["req"]);
     assert_eq!(server.accepted(), 1, "a POST must not be retried");
     assert_eq!(server.wait_requests(2).len(), 2);
 }
@@ -552,10 +514,7 @@ fn connection_closed_while_idle_is_not_reused() {
         Reply::raw_then_close("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none"),
         ok_reply("two"),
     ]);
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([server.origin()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[&server.origin()]);
     let sibling = ctx.new_sibling();
     let out = run_guest(&fetch_wasm(), ctx, &["GET", &server.url("/a")]);
     assert_status(&out, 200, "first");
@@ -576,10 +535,7 @@ fn connection_closed_while_idle_is_not_reused() {
 #[test]
 fn sibling_contexts_share_the_pool() {
     let server = TestServer::echo();
-    let ctx = HttpCtx::builder()
-        .allowed_hosts([server.origin()])
-        .build()
-        .unwrap();
+    let ctx = default_ctx(&[&server.origin()]);
     let sibling = ctx.new_sibling();
     assert_status(&get(ctx, &server.url("/1")), 200, "first store");
     assert_status(&get(sibling, &server.url("/2")), 200, "second store");

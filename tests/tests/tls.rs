@@ -322,15 +322,6 @@ fn server_requiring_h2_is_tls_protocol_error() {
         proxy_ctx(&ca, &origin),
         &["GET", &format!("{origin}/guest")],
     );
-    let want = format!(
-        "error: req {} {}",
-        E::TlsProtocolError.code(),
-        E::TlsProtocolError.name()
-    );
-    assert_eq!(out.exit_code, 1, "expected `{want}`:\n{out}");
-    assert!(
-        out.stdout.lines().any(|l| l == want),
-        "expected `{want}`:\n{out}"
-    );
+    out.assert_error(E::TlsProtocolError, &["req"]);
     assert!(server.requests().is_empty(), "a request was sent anyway");
 }
