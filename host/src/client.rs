@@ -11,6 +11,9 @@ use crate::{ErrorCode, Shared};
 
 use std::sync::Arc;
 
+/// Request bodies up to this size are sent in the same write as the head.
+const COALESCE_BODY: usize = 16 * 1024;
+
 /// A request as the guest passed it: raw bytes from guest memory.
 pub(crate) struct Request<'a> {
     pub(crate) url: &'a [u8],
@@ -116,8 +119,17 @@ fn exchange(
     is_head: bool,
     clock: &mut Clock,
 ) -> Result<Response, HttpError> {
-    conn.write_all(head, clock)?;
-    conn.write_all(body, clock)?;
+    // A small body goes out with the head in one write (one TLS record, one segment); a large
+    // one is written straight from guest memory rather than copied.
+    if body.len() <= COALESCE_BODY {
+        let mut request = Vec::with_capacity(head.len() + body.len());
+        request.extend_from_slice(head);
+        request.extend_from_slice(body);
+        conn.write_all(&request, clock)?;
+    } else {
+        conn.write_all(head, clock)?;
+        conn.write_all(body, clock)?;
+    }
     let limits = &shared.limits;
     let mut interim = 0;
     let head = loop {
@@ -248,6 +260,11 @@ impl Body {
                 self.conn.consume(p.consumed);
                 if p.produced > 0 {
                     return self.account(p.produced);
+                }
+                if p.consumed == 0 && !self.decoder.is_done() {
+                    // The decoder always makes progress on non-empty input; if that ever broke,
+                    // fail the body rather than spin in a host call.
+                    return Err(HttpError::Parse(ParseError::ChunkSize));
                 }
                 continue;
             }

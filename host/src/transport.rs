@@ -11,6 +11,14 @@ use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// Longest budget the clock represents; larger configured timeouts mean "practically never"
+/// rather than overflowing `Instant` (which would be an immediate timeout or a panic).
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn deadline(now: Instant, budget: Duration) -> Instant {
+    now.checked_add(budget.min(FOREVER)).unwrap_or(now)
+}
+
 /// The deadlines of one request. Every read and write re-arms the socket timeout from here.
 #[derive(Debug, Clone)]
 pub(crate) struct Clock {
@@ -22,18 +30,16 @@ pub(crate) struct Clock {
 impl Clock {
     /// Starts the overall deadline now.
     pub(crate) fn start(total: Duration, idle: Duration) -> Clock {
-        let now = Instant::now();
         Clock {
-            total: now.checked_add(total).unwrap_or(now),
+            total: deadline(Instant::now(), total),
             header: None,
-            idle,
+            idle: idle.min(FOREVER),
         }
     }
 
     /// Arms the response-header deadline (when the connection is ready for the request).
     pub(crate) fn arm_header(&mut self, budget: Duration) {
-        let now = Instant::now();
-        self.header = Some(now.checked_add(budget).unwrap_or(now));
+        self.header = Some(deadline(Instant::now(), budget));
     }
 
     /// Disarms it once the header section has arrived.
@@ -304,4 +310,33 @@ fn handshake(
         }
     }
     Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    /// An embedder's "no timeout" (`Duration::MAX`) must neither panic nor fire at once.
+    #[test]
+    fn huge_timeouts_mean_practically_never() {
+        let mut clock = Clock::start(Duration::MAX, Duration::MAX);
+        clock.arm_header(Duration::MAX);
+        let (budget, _) = clock.budget().unwrap();
+        assert!(budget > Duration::from_secs(3600));
+    }
+
+    /// The first bound to expire is the one blamed.
+    #[test]
+    fn budget_names_the_tightest_phase() {
+        let mut clock = Clock::start(Duration::from_secs(30), Duration::from_secs(10));
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
+        clock.arm_header(Duration::from_secs(1));
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
+        let clock = Clock::start(Duration::ZERO, Duration::from_secs(10));
+        assert!(matches!(
+            clock.budget(),
+            Err(HttpError::Timeout(TimeoutPhase::Total))
+        ));
+    }
 }

@@ -68,7 +68,7 @@ impl HeadParser {
         }
         self.scanned = buf.len();
         // +1: the line's CR may already be here without its LF.
-        if buf.len().saturating_sub(self.line_start) > self.max_line + 1 {
+        if buf.len().saturating_sub(self.line_start) > self.max_line.saturating_add(1) {
             return Err(ParseError::LineTooLong);
         }
         if buf.len() > self.max_section {
