@@ -183,7 +183,9 @@ fn req(
         body: gm::bytes(mem, body_ptr, body_len)?,
     };
     let log_failure = |e: crate::error::HttpError| {
-        log::debug!("req {}: {e}", String::from_utf8_lossy(request.url));
+        // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines.
+        let url = request.url.get(..256).unwrap_or(request.url);
+        log::debug!("req {:?}: {e}", String::from_utf8_lossy(url));
         e.code()
     };
     let prepared = client::prepare(&ctx.shared, &request).map_err(log_failure)?;
@@ -245,10 +247,9 @@ fn header_get(
     if name.is_empty() || !name.bytes().all(crate::http1::is_tchar) {
         return Err(ErrorCode::InvalidEncoding);
     }
-    let name = name.to_ascii_lowercase();
     // RFC 9110 §5.3: field lines of one name combine, in order, with ", ".
     let mut value: Option<Vec<u8>> = None;
-    for v in response.head.values(name.as_bytes()) {
+    for v in response.head.values_ignore_case(name.as_bytes()) {
         match value.as_mut() {
             None => value = Some(v.to_vec()),
             Some(acc) => {

@@ -6,7 +6,7 @@ use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseH
 use crate::limits::{MAX_INTERIM_RESPONSES, MAX_METHOD_LEN};
 use crate::policy::Admission;
 use crate::transport::{self, Clock, Conn};
-use crate::url::Target;
+use crate::url::{Scheme, Target};
 use crate::{ErrorCode, Shared};
 
 use std::sync::Arc;
@@ -64,6 +64,10 @@ pub(crate) fn prepare(shared: &Shared, req: &Request<'_>) -> Result<Prepared, Ht
         return Err(HttpError::InvalidUrl("too long"));
     }
     let target = crate::url::parse_url(utf8(req.url)?, limits.max_url_len)?;
+    if target.origin.scheme == Scheme::Https {
+        // A name rustls would refuse at the handshake is refused here, before DNS or connect.
+        transport::tls_server_name(&target.origin.host)?;
+    }
     if req.method.is_empty() || req.method.len() > MAX_METHOD_LEN {
         return Err(HttpError::InvalidMethod);
     }
@@ -150,6 +154,13 @@ fn exchange(
                 // Once response bytes have arrived, a reset is a truncated response, and must
                 // not look like a stale pooled connection that is safe to retry.
                 Err(HttpError::Terminated(_)) if started => return Err(HttpError::Incomplete),
+                // Before any byte, a TLS EOF without close_notify is the peer hanging up, as
+                // a plain EOF is.
+                Err(HttpError::Incomplete) if !started => {
+                    return Err(HttpError::Terminated(
+                        std::io::ErrorKind::UnexpectedEof.into(),
+                    ));
+                }
                 Err(e) => return Err(e),
             }
         };
@@ -247,6 +258,14 @@ impl Body {
     }
 
     fn read_unlimited(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
+        // Mid-body, a reset is a truncated response like an EOF (abi.md, `body_read`).
+        self.decode_more(out).map_err(|e| match e {
+            HttpError::Terminated(_) => HttpError::Incomplete,
+            other => other,
+        })
+    }
+
+    fn decode_more(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
         let limits = &self.shared.limits;
         loop {
             if self.decoder.is_done() {

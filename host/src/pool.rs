@@ -35,7 +35,7 @@ impl Pool {
         let now = Instant::now();
         idle.retain(|(_, since)| now.duration_since(*since) < self.config.idle_timeout);
         while let Some(i) = idle.iter().rposition(|(c, _)| c.origin == *origin) {
-            let (conn, _) = idle.remove(i)?;
+            let (mut conn, _) = idle.remove(i)?;
             if conn.is_idle_healthy() {
                 return Some(conn);
             }
@@ -45,10 +45,14 @@ impl Pool {
 
     /// Keeps a connection whose response was read to its framed end and that neither side
     /// asked to close. The oldest connection makes room when a bound is reached.
-    pub(crate) fn put(&self, conn: Conn) {
+    pub(crate) fn put(&self, mut conn: Conn) {
         if self.config.max_idle_total == 0 || self.config.max_idle_per_origin == 0 {
             return;
         }
+        if !conn.is_idle_healthy() {
+            return;
+        }
+        conn.shrink();
         let mut idle = self.lock();
         let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
         if same >= self.config.max_idle_per_origin

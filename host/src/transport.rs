@@ -74,19 +74,89 @@ impl Clock {
     }
 }
 
+/// A TCP socket whose every read and write is bounded by one deadline, re-armed before each
+/// system call. rustls may make several socket calls inside one `read` or `write` (a record
+/// arriving a byte at a time); the deadline bounds all of them together, so a dripping peer
+/// cannot stretch one TLS call past the phase's budget.
+pub(crate) struct Socket {
+    tcp: TcpStream,
+    deadline: Instant,
+}
+
+impl Socket {
+    fn new(tcp: TcpStream) -> Socket {
+        Socket {
+            tcp,
+            deadline: Instant::now(),
+        }
+    }
+
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Ok(left)
+    }
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.set_read_timeout(Some(self.left()?))?;
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.set_write_timeout(Some(self.left()?))?;
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// Plain TCP or TLS over TCP.
 pub(crate) enum Stream {
     /// `http`.
-    Plain(TcpStream),
+    Plain(Socket),
     /// `https`.
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Socket>>),
 }
 
 impl Stream {
-    fn tcp(&self) -> &TcpStream {
+    fn socket(&mut self) -> &mut Socket {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(s) => &s.sock,
+            Stream::Tls(s) => &mut s.sock,
+        }
+    }
+
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let r = match self {
+                Stream::Plain(s) => s.read(out),
+                Stream::Tls(s) => s.read(out),
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(data),
+            Stream::Tls(s) => s.write(data),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
         }
     }
 }
@@ -108,19 +178,17 @@ impl Conn {
 
     /// Marks `n` buffered bytes as consumed.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
         }
     }
 
-    fn arm(&self, clock: &Clock) -> Result<TimeoutPhase, HttpError> {
+    /// Sets the socket's deadline for the next call from the request's clock.
+    fn arm(&mut self, clock: &Clock) -> Result<TimeoutPhase, HttpError> {
         let (budget, phase) = clock.budget()?;
-        let tcp = self.stream.tcp();
-        tcp.set_read_timeout(Some(budget))
-            .and_then(|()| tcp.set_write_timeout(Some(budget)))
-            .map_err(HttpError::Io)?;
+        self.stream.socket().deadline = deadline(Instant::now(), budget);
         Ok(phase)
     }
 
@@ -133,10 +201,9 @@ impl Conn {
         }
         let old = self.buf.len();
         self.buf.resize(old + READ_CHUNK, 0);
-        let result = read_retrying(
-            &mut self.stream,
-            self.buf.get_mut(old..).unwrap_or_default(),
-        );
+        let result = self
+            .stream
+            .read(self.buf.get_mut(old..).unwrap_or_default());
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(old + n);
         result.map_err(|e| HttpError::from_io(e, phase))
@@ -149,7 +216,9 @@ impl Conn {
         clock: &Clock,
     ) -> Result<usize, HttpError> {
         let phase = self.arm(clock)?;
-        read_retrying(&mut self.stream, out).map_err(|e| HttpError::from_io(e, phase))
+        self.stream
+            .read(out)
+            .map_err(|e| HttpError::from_io(e, phase))
     }
 
     /// Writes everything, re-arming the deadline before each partial write.
@@ -169,12 +238,21 @@ impl Conn {
             .map_err(|e| HttpError::from_io(e, phase))
     }
 
-    /// Whether an idle connection still looks usable: no EOF, no unexpected bytes waiting.
-    pub(crate) fn is_idle_healthy(&self) -> bool {
+    /// Whether an idle connection may carry another request: nothing left over in our buffer
+    /// or in rustls's plaintext buffer, no close_notify, and nothing (no EOF, no stray bytes)
+    /// waiting on the socket. Bytes a server sent beyond a response must never become the
+    /// start of the next response.
+    pub(crate) fn is_idle_healthy(&mut self) -> bool {
         if !self.buffered().is_empty() {
             return false;
         }
-        let tcp = self.stream.tcp();
+        if let Stream::Tls(tls) = &mut self.stream {
+            match tls.conn.process_new_packets() {
+                Ok(state) if state.plaintext_bytes_to_read() == 0 && !state.peer_has_closed() => {}
+                _ => return false,
+            }
+        }
+        let tcp = &self.stream.socket().tcp;
         if tcp.set_nonblocking(true).is_err() {
             return false;
         }
@@ -182,33 +260,10 @@ impl Conn {
         let restored = tcp.set_nonblocking(false).is_ok();
         restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
-}
 
-fn read_retrying(stream: &mut Stream, out: &mut [u8]) -> io::Result<usize> {
-    loop {
-        let r = match stream {
-            Stream::Plain(s) => s.read(out),
-            Stream::Tls(s) => s.read(out),
-        };
-        match r {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
-        }
+    /// Drops the head-sized buffer capacity an idle connection does not need.
+    pub(crate) fn shrink(&mut self) {
+        self.buf.shrink_to(READ_CHUNK);
     }
 }
 
@@ -227,6 +282,10 @@ pub(crate) fn connect(
     };
     if addrs.is_empty() {
         return Err(HttpError::Dns(io::Error::other("no addresses")));
+    }
+    // The system resolver cannot be interrupted; its time still counts.
+    if clock.total_left().is_zero() {
+        return Err(HttpError::Timeout(TimeoutPhase::Total));
     }
     let permitted: Vec<SocketAddr> = addrs
         .into_iter()
@@ -269,7 +328,7 @@ pub(crate) fn connect(
     tcp.set_nodelay(true).map_err(HttpError::Io)?;
     clock.arm_header(shared.timeouts.response_header);
     let stream = match origin.scheme {
-        Scheme::Http => Stream::Plain(tcp),
+        Scheme::Http => Stream::Plain(Socket::new(tcp)),
         Scheme::Https => Stream::Tls(Box::new(handshake(shared, origin, tcp, clock)?)),
     };
     Ok(Conn {
@@ -283,33 +342,35 @@ pub(crate) fn connect(
 fn handshake(
     shared: &Shared,
     origin: &Origin,
-    mut tcp: TcpStream,
+    tcp: TcpStream,
     clock: &Clock,
-) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, HttpError> {
-    let name = match &origin.host {
-        Host::Name(n) => ServerName::try_from(n.clone())
-            .map_err(|_| HttpError::InvalidUrl("host is not a valid TLS server name"))?,
-        Host::V4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
-        Host::V6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
-    };
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, Socket>, HttpError> {
+    let name = tls_server_name(&origin.host)?;
     let mut conn =
         rustls::ClientConnection::new(shared.tls.clone(), name).map_err(HttpError::from_tls)?;
+    let mut sock = Socket::new(tcp);
     while conn.is_handshaking() {
         let (budget, phase) = clock.budget()?;
-        tcp.set_read_timeout(Some(budget))
-            .and_then(|()| tcp.set_write_timeout(Some(budget)))
-            .map_err(HttpError::Io)?;
-        if let Err(e) = conn.complete_io(&mut tcp) {
+        sock.deadline = deadline(Instant::now(), budget);
+        if let Err(e) = conn.complete_io(&mut sock) {
             return Err(match HttpError::from_io(e, phase) {
-                // A peer that hangs up mid-handshake did not speak TLS to us.
-                HttpError::Incomplete => HttpError::TlsProtocol(rustls::Error::General(
-                    "connection closed during handshake".into(),
-                )),
+                // EOF before the handshake completed: the peer hung up before any response.
+                HttpError::Incomplete => HttpError::Terminated(io::ErrorKind::UnexpectedEof.into()),
                 other => other,
             });
         }
     }
-    Ok(rustls::StreamOwned::new(conn, tcp))
+    Ok(rustls::StreamOwned::new(conn, sock))
+}
+
+/// The name rustls verifies the certificate against (and sends as SNI for DNS names).
+pub(crate) fn tls_server_name(host: &Host) -> Result<ServerName<'static>, HttpError> {
+    Ok(match host {
+        Host::Name(n) => ServerName::try_from(n.clone())
+            .map_err(|_| HttpError::InvalidUrl("host is not a valid TLS server name"))?,
+        Host::V4(ip) => ServerName::IpAddress(IpAddr::V4(*ip).into()),
+        Host::V6(ip) => ServerName::IpAddress(IpAddr::V6(*ip).into()),
+    })
 }
 
 #[cfg(test)]

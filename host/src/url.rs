@@ -142,7 +142,13 @@ pub(crate) fn parse_authority(authority: &str, scheme: Scheme) -> Result<(Host, 
                     .ok_or(HttpError::InvalidUrl("junk after IPv6 literal"))?,
             ),
         };
-        (Host::V6(addr), port)
+        // `[::ffff:a.b.c.d]` is the IPv4 address a.b.c.d: one spelling per address, so an
+        // allow-list or deny entry cannot be sidestepped by the other form.
+        let host = match addr.to_ipv4_mapped() {
+            Some(v4) => Host::V4(v4),
+            None => Host::V6(addr),
+        };
+        (host, port)
     } else {
         let (name, port) = match authority.split_once(':') {
             Some((n, p)) => (n, Some(p)),

@@ -24,13 +24,14 @@ pub(crate) fn framing(head: &ResponseHead, request_was_head: bool) -> Result<Fra
     if request_was_head || head.status < 200 || head.status == 204 || head.status == 304 {
         return Ok(Framing::Empty);
     }
-    let mut codings = head
+    // Presence of the field counts, even with an empty value: an empty Transfer-Encoding next
+    // to a Content-Length is exactly the ambiguity smuggling relies on.
+    let has_te = head.values(b"transfer-encoding").next().is_some();
+    let codings = head
         .values(b"transfer-encoding")
         .flat_map(|v| v.split(|&b| b == b','))
         .map(trim_ows)
-        .filter(|c| !c.is_empty())
-        .peekable();
-    let has_te = codings.peek().is_some();
+        .filter(|c| !c.is_empty());
     let content_length = content_length(head)?;
     if has_te && !head.http11 {
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty.
@@ -323,7 +324,10 @@ impl Chunk {
                     cr,
                     line_len,
                 } => {
-                    *line_len += 1;
+                    // The limit is on the line without its CRLF (abi.md, "Chunked").
+                    if b != b'\r' && b != b'\n' {
+                        *line_len += 1;
+                    }
                     if *line_len > limits.max_chunk_line {
                         return Err(ParseError::ChunkLineTooLong);
                     }

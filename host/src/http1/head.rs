@@ -107,6 +107,18 @@ impl ResponseHead {
             .map(|f| &*f.value)
     }
 
+    /// Like [`Self::values`], comparing `name` ASCII case-insensitively (no allocation, so a
+    /// guest's huge name costs the host nothing).
+    pub(crate) fn values_ignore_case<'a>(
+        &'a self,
+        name: &'a [u8],
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| &*f.value)
+    }
+
     /// Whether the connection may carry another request after this response (RFC 9112 §9.3).
     /// Only HTTP/1.1 connections are reused: HTTP/1.0 keep-alive is a legacy extension not worth
     /// the extra rules.

@@ -45,6 +45,19 @@ fn is_forbidden(name: &str) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
 }
 
+/// One or more ASCII digits, as a number (`None` if not digits or too large).
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &d| {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
 /// Validates the guest's header block and serializes the request head.
 ///
 /// The body is not copied here: the caller writes it straight from guest memory after the head.
@@ -90,7 +103,7 @@ pub(crate) fn encode_request_head(
         if name.eq_ignore_ascii_case("content-length") {
             // Old guests set it from the body they pass; a different number would desync the
             // framing, so only the true length is tolerated (and replaced by ours).
-            if value == body_len.to_string().as_bytes() {
+            if decimal(value) == Some(body_len as u64) {
                 continue;
             }
             return Err(HttpError::ForbiddenHeader(name.to_owned()));
@@ -170,6 +183,15 @@ mod tests {
             Err(ErrorCode::ForbiddenHeader)
         );
         assert!(head("POST", "http://h/", "Content-Length: 3", 3).is_ok());
+        assert!(head("POST", "http://h/", "Content-Length: 03", 3).is_ok());
+        assert_eq!(
+            head("POST", "http://h/", "Content-Length: 3x", 3),
+            Err(ErrorCode::ForbiddenHeader)
+        );
+        assert_eq!(
+            head("POST", "http://h/", "Content-Length:", 0),
+            Err(ErrorCode::ForbiddenHeader)
+        );
         for block in [
             "Host: other",
             "Content-Length: 4",
