@@ -267,6 +267,10 @@ impl Body {
 
     fn decode_more(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
         let limits = &self.shared.limits;
+        // A decoder that already failed reports it before any I/O could block.
+        if let BodyDecoder::Failed(e) = self.decoder {
+            return Err(HttpError::Parse(e));
+        }
         loop {
             if self.decoder.is_done() {
                 return Ok(0);

@@ -31,16 +31,28 @@ impl Pool {
     /// The most recently used healthy connection to `origin`, if any. Expired and dead
     /// connections met on the way are dropped.
     pub(crate) fn take(&self, origin: &Origin) -> Option<Conn> {
-        let mut idle = self.lock();
-        let now = Instant::now();
-        idle.retain(|(_, since)| now.duration_since(*since) < self.config.idle_timeout);
-        while let Some(i) = idle.iter().rposition(|(c, _)| c.origin == *origin) {
-            let (mut conn, _) = idle.remove(i)?;
+        loop {
+            // Only list surgery under the lock; closing sockets and health-check syscalls run
+            // outside it, so sibling stores on other threads do not queue behind them.
+            let (candidate, expired) = {
+                let mut idle = self.lock();
+                let now = Instant::now();
+                let (keep, expired): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut *idle)
+                    .into_iter()
+                    .partition(|(_, since)| now.duration_since(*since) < self.config.idle_timeout);
+                *idle = keep;
+                let candidate = idle
+                    .iter()
+                    .rposition(|(c, _)| c.origin == *origin)
+                    .and_then(|i| idle.remove(i));
+                (candidate, expired)
+            };
+            drop(expired);
+            let (mut conn, _) = candidate?;
             if conn.is_idle_healthy() {
                 return Some(conn);
             }
         }
-        None
     }
 
     /// Keeps a connection whose response was read to its framed end and that neither side

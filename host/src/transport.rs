@@ -185,16 +185,23 @@ impl Conn {
         }
     }
 
-    /// Sets the socket's deadline for the next call from the request's clock.
-    fn arm(&mut self, clock: &Clock) -> Result<TimeoutPhase, HttpError> {
-        let (budget, phase) = clock.budget()?;
-        self.stream.socket().deadline = deadline(Instant::now(), budget);
-        Ok(phase)
+    /// Sets the socket's deadline for the next call from the request's clock. An expired budget
+    /// is not an error here: rustls may still hold decrypted bytes to deliver without touching
+    /// the socket, and any socket call fails at once with the expired phase.
+    fn arm(&mut self, clock: &Clock) -> TimeoutPhase {
+        let now = Instant::now();
+        let (deadline_at, phase) = match clock.budget() {
+            Ok((budget, phase)) => (deadline(now, budget), phase),
+            Err(HttpError::Timeout(phase)) => (now, phase),
+            Err(_) => (now, TimeoutPhase::Total),
+        };
+        self.stream.socket().deadline = deadline_at;
+        phase
     }
 
     /// Reads once more into the buffer; 0 means EOF.
     pub(crate) fn fill(&mut self, clock: &Clock) -> Result<usize, HttpError> {
-        let phase = self.arm(clock)?;
+        let phase = self.arm(clock);
         if self.pos > 0 {
             self.buf.drain(..self.pos);
             self.pos = 0;
@@ -215,7 +222,7 @@ impl Conn {
         out: &mut [u8],
         clock: &Clock,
     ) -> Result<usize, HttpError> {
-        let phase = self.arm(clock)?;
+        let phase = self.arm(clock);
         self.stream
             .read(out)
             .map_err(|e| HttpError::from_io(e, phase))
@@ -224,7 +231,7 @@ impl Conn {
     /// Writes everything, re-arming the deadline before each partial write.
     pub(crate) fn write_all(&mut self, mut data: &[u8], clock: &Clock) -> Result<(), HttpError> {
         while !data.is_empty() {
-            let phase = self.arm(clock)?;
+            let phase = self.arm(clock);
             match self.stream.write(data) {
                 Ok(0) => return Err(HttpError::Terminated(io::ErrorKind::WriteZero.into())),
                 Ok(n) => data = data.get(n..).unwrap_or_default(),
@@ -232,7 +239,7 @@ impl Conn {
                 Err(e) => return Err(HttpError::from_io(e, phase)),
             }
         }
-        let phase = self.arm(clock)?;
+        let phase = self.arm(clock);
         self.stream
             .flush()
             .map_err(|e| HttpError::from_io(e, phase))
@@ -278,7 +285,12 @@ pub(crate) fn connect(
     let addrs: Vec<SocketAddr> = match &origin.host {
         Host::V4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), origin.port)],
         Host::V6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), origin.port)],
-        Host::Name(name) => (shared.resolver)(name, origin.port).map_err(HttpError::Dns)?,
+        // The port is the URL's, whatever a custom resolver put in its answers.
+        Host::Name(name) => (shared.resolver)(name, origin.port)
+            .map_err(HttpError::Dns)?
+            .into_iter()
+            .map(|a| SocketAddr::new(a.ip(), origin.port))
+            .collect(),
     };
     if addrs.is_empty() {
         return Err(HttpError::Dns(io::Error::other("no addresses")));

@@ -76,6 +76,15 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || (seg[0] & 0xfe00) == 0xfc00 // unique local, fc00::/7
         || (seg[0] & 0xffc0) == 0xfec0 // deprecated site-local, fec0::/10
         || seg[0] == 0x2001 && seg[1] == 0x0db8 // documentation
+        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1) // local-use NAT64, 64:ff9b:1::/48
+        // 6to4 (2002::/16) embeds an IPv4 address in its second and third segments.
+        || seg[0] == 0x2002
+            && is_internal_v4(Ipv4Addr::new(
+                (seg[1] >> 8) as u8,
+                seg[1] as u8,
+                (seg[2] >> 8) as u8,
+                seg[2] as u8,
+            ))
         // NAT64 (64:ff9b::/96) and IPv4-compatible (::/96) addresses embed an IPv4 address.
         || (seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..6] == [0; 6])
             && is_internal_v4(Ipv4Addr::new(
