@@ -726,6 +726,57 @@ fn matching_host_and_content_length_are_accepted_and_not_duplicated() {
     assert_eq!(r.body, b"body");
 }
 
+// abi.md "Host-owned request headers": Content-Length is accepted "only if its value is one or
+// more ASCII digits whose number equals body_len" — the number, not its canonical spelling, so
+// leading zeros are fine (RFC 9110 §8.6: 1*DIGIT). It is then dropped and the host sends its
+// own canonical value once. (Review finding 10: "05" for a 5-byte body was 34.) A value that
+// is not all digits, or whose number only matches after wrapping around 2^64, is still 34.
+#[test]
+fn guest_content_length_is_compared_as_a_number() {
+    let accepted: [(&str, &[u8]); 5] = [
+        ("Content-Length: 05", b"hello"),
+        ("content-length:0005", b"hello"),
+        ("Content-Length: 000000000000000000000000000005", b"hello"),
+        ("Content-Length: 00", b""),
+        ("Content-Length: 0", b""),
+    ];
+    let (server, mut p) = serving(accepted.len());
+    for (block, body) in accepted {
+        let (_, h) = p
+            .req(&server.url("/cl"), "POST", block, body)
+            .unwrap_or_else(|c| panic!("{block:?}: {}", name(c)));
+        assert_eq!(p.close(h), 0);
+    }
+    let requests = server.wait_requests(accepted.len());
+    for ((block, body), r) in accepted.iter().zip(&requests) {
+        assert_eq!(
+            r.header_all("content-length"),
+            [body.len().to_string()],
+            "{block:?}"
+        );
+        assert_eq!(r.body, *body, "{block:?}");
+    }
+
+    let (server, mut p) = untouchable();
+    for block in [
+        "Content-Length: 5 5",
+        "Content-Length: +5",
+        "Content-Length: 5.0",
+        "Content-Length: 0x5",
+        "Content-Length: ",
+        // u64::MAX + 6: wraps to 5 in unchecked 64-bit arithmetic.
+        "Content-Length: 18446744073709551621",
+    ] {
+        assert_code(
+            p.req(&server.url("/cl"), "POST", block, b"hello")
+                .unwrap_err(),
+            E::ForbiddenHeader,
+            block,
+        );
+    }
+    server.assert_untouched();
+}
+
 // abi.md "header_get": on buffer_too_small (4) the needed length is written to written_ptr
 // and the buffer is left alone; with exactly that length the call succeeds.
 #[test]

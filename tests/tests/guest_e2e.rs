@@ -7,6 +7,9 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
 use std::time::Duration;
 
 use e2e::abi::{Proxy, assert_code};
@@ -329,6 +332,49 @@ fn truncated_chunked_body_is_response_incomplete() {
     }
 }
 
+// abi.md body_read ERRORS and "Truncation is an error" (RFC 9112 §6.3, §8): a connection that
+// ends before the framed end, "EOF or reset", is response_incomplete (24); abi.md body_read
+// NOTES: connection_terminated (18) cannot come from body_read. The server closes with request
+// bytes unread, so the kernel sends a TCP RST instead of a FIN (review finding 3: the host
+// returned 18 for the reset). The bytes before the reset are delivered first, then the sticky
+// error.
+#[test]
+fn reset_in_the_middle_of_a_body_is_response_incomplete() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        // Read only the first bytes of the request: the rest stays unread.
+        let mut some = [0u8; 8];
+        s.read_exact(&mut some).unwrap();
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+            .unwrap();
+        thread::sleep(Duration::from_millis(200));
+        s.write_all(b"0123456789").unwrap();
+        thread::sleep(Duration::from_millis(200));
+        // Closing with unread input: RST, not FIN (RFC 9293 §3.6, "abort").
+        drop(s);
+    });
+    let mut p = Proxy::new(ctx_allowing([origin.as_str()]));
+    // Padding makes sure request bytes are still unread when the server closes.
+    let (status, h) = p
+        .req(
+            &format!("{origin}/"),
+            "GET",
+            &format!("x-pad: {}", "p".repeat(64)),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(status, 200);
+    let (code, got) = p.read_body(h).unwrap_err();
+    assert_code(code, E::ResponseIncomplete, "reset mid-body");
+    assert_eq!(got, b"0123456789", "bytes before the reset are delivered");
+    assert_code(p.body_read(h, 64).code, E::ResponseIncomplete, "sticky");
+    assert_eq!(p.close(h), 0);
+    server.join().unwrap();
+}
+
 // abi.md req ERRORS: the connection ending after the first response byte but before the end
 // of the head is response_incomplete; before any byte it is connection_terminated.
 #[test]
@@ -348,6 +394,26 @@ fn transfer_encoding_with_content_length_is_malformed() {
         &[],
     );
     out.assert_error(E::ResponseMalformed, &["req"]);
+}
+
+// abi.md "Body length" rules 2-4 (RFC 9112 §6.1, §6.3 rule 3): a Transfer-Encoding field is
+// present even when its value is empty. With Content-Length it is response_malformed (32), the
+// ambiguity request smuggling relies on; in HTTP/1.0 it is 32; alone, an empty list is not
+// exactly `chunked`, so 33. (Review finding 9: the empty field was ignored and the
+// Content-Length body accepted.)
+#[test]
+fn empty_transfer_encoding_field_counts_as_present() {
+    for wire in [
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.0 200 OK\r\nTransfer-Encoding: \r\n\r\nhello",
+    ] {
+        let out = fetch_response_then_close(wire, &[]);
+        out.assert_error(E::ResponseMalformed, &["req"]);
+    }
+    let out = fetch_response_then_close("HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\nhello", &[]);
+    out.assert_error(E::ResponseTransferCodingUnsupported, &["req"]);
 }
 
 // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 response is faulty framing.

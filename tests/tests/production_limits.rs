@@ -135,6 +135,36 @@ fn chunk_size_line_too_long_is_28_with_default_limits() {
     out.assert_error(ErrorCode::ResponseChunkLineTooLong, &["body"]);
 }
 
+// abi.md "Chunked" and the limits table: "the line without its terminator MUST fit the chunk
+// line limit, else 28" (RFC 9112 §7.1: the CRLF ends the line, it is not part of the size or
+// its extensions). A line of exactly the limit passes, CRLF or bare LF after it; one byte more
+// is 28. (Review finding 8: the CRLF was counted, so a line of exactly the limit gave 28.)
+#[test]
+fn chunk_line_of_exactly_the_limit_passes_and_one_more_is_28() {
+    let limits = Limits {
+        max_chunk_line: 8,
+        ..small_limits()
+    };
+    let chunked = |first_line: &str, eol: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{first_line}{eol}x\r\n0\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    for line in ["1;abcdef", "00000001", "1 ;a=\"b\""] {
+        assert_eq!(line.len(), 8);
+        for eol in ["\r\n", "\n"] {
+            let out = fetch_scripted(chunked(line, eol), limits.clone());
+            out.assert_body(200, b"x");
+        }
+    }
+    for line in ["1;abcdefg", "000000001"] {
+        let out = fetch_scripted(chunked(line, "\r\n"), limits.clone());
+        assert_eq!(out.line_value("status: "), Some("200"), "{out}");
+        out.assert_error(ErrorCode::ResponseChunkLineTooLong, &["body"]);
+    }
+}
+
 /// The limit is "larger than the maximum": a body of exactly the maximum passes.
 #[test]
 fn body_of_exactly_max_response_body_passes() {

@@ -24,14 +24,9 @@ fn fetch_wasm() -> PathBuf {
 /// Names the resolver hook was asked for, in order.
 type Seen = Arc<Mutex<Vec<String>>>;
 
-/// A context admitting `entries` whose resolver maps every name to 127.0.0.1, keeping the
-/// requested port except that `port_map` rewrites one port to another (used to send the
-/// default ports 80/443 to a test server).
-fn ctx_full(
-    entries: &[&str],
-    policy: AddressPolicy,
-    port_map: Option<(u16, u16)>,
-) -> (HttpCtx, Seen) {
+/// A context admitting `entries` whose resolver maps every name to 127.0.0.1 (the host
+/// connects to the URL's port whatever port a resolver answers with).
+fn ctx_full(entries: &[&str], policy: AddressPolicy) -> (HttpCtx, Seen) {
     let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);
     let ctx = HttpCtx::builder()
@@ -39,10 +34,6 @@ fn ctx_full(
         .address_policy(policy)
         .resolver(move |name: &str, port: u16| {
             log.lock().unwrap().push(name.to_string());
-            let port = match port_map {
-                Some((from, to)) if from == port => to,
-                _ => port,
-            };
             Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
         })
         .build()
@@ -66,7 +57,7 @@ fn get(ctx: HttpCtx, url: &str) -> GuestOutput {
 /// `fetch GET url` with a fresh context admitting `entries`, under [`AddressPolicy::AllowAll`]:
 /// every name resolves to loopback, and the tests using this check the allow-list alone.
 fn get_admitting(entries: &[&str], url: &str) -> GuestOutput {
-    get(ctx_full(entries, AddressPolicy::AllowAll, None).0, url)
+    get(ctx_full(entries, AddressPolicy::AllowAll).0, url)
 }
 
 fn assert_status(out: &GuestOutput, status: u16, what: &str) {
@@ -96,7 +87,7 @@ fn wildcard_matches_subdomains_but_not_the_suffix_itself() {
     let entry = format!("http://*.example.com:{p}");
 
     for host in ["a.example.com", "a.b.example.com", "x-1.example.com"] {
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll, None);
+        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll);
         let out = get(ctx, &format!("http://{host}:{p}/w"));
         assert_status(&out, 200, host);
         assert_eq!(*seen.lock().unwrap(), vec![host.to_string()]);
@@ -125,7 +116,7 @@ fn wildcard_matches_subdomains_but_not_the_suffix_itself() {
     ] {
         let server = TestServer::echo();
         let entry = format!("http://*.example.com:{}", server.port());
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll, None);
+        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll);
         let out = get(ctx, &format!("http://{host}:{}/w", server.port()));
         assert_code(&out, ErrorCode::DestinationNotAllowed, host);
         assert!(
@@ -162,22 +153,27 @@ fn scheme_and_port_are_part_of_the_origin() {
     assert_eq!(server.requests().len(), 1);
 }
 
-/// `http://h` and `http://h:80` are the same origin, in entries and in URLs. The resolver sends
-/// port 80 to the test server, so an admitted request gets a real 200.
+/// `http://h` and `http://h:80` are the same origin, in entries and in URLs (abi.md
+/// "Allow-list", matching rule 2). No test server can listen on port 80, so admission is
+/// observed without a connection: an admitted URL is resolved (to 127.0.0.1, which the default
+/// address policy then refuses with 15 before connecting); a refused one is 7 and never
+/// resolved.
 #[test]
 fn default_port_equals_explicit_port() {
-    let server = TestServer::echo();
-    let map = Some((80, server.port()));
     let cases = [
         ("http://h.example", "http://h.example/d"),
         ("http://h.example", "http://h.example:80/d"),
         ("http://h.example:80", "http://h.example/d"),
         ("http://h.example/", "http://h.example:80/d"),
+        ("https://h.example", "https://h.example:443/d"),
+        ("https://h.example:443", "https://h.example/d"),
     ];
     for (entry, url) in cases {
-        let (ctx, _) = ctx_full(&[entry], AddressPolicy::AllowAll, map);
+        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::PublicOnly);
         let out = get(ctx, url);
-        assert_status(&out, 200, &format!("entry {entry}, url {url}"));
+        let what = format!("entry {entry}, url {url}");
+        assert_code(&out, ErrorCode::DestinationIpProhibited, &what);
+        assert_eq!(*seen.lock().unwrap(), ["h.example"], "{what}");
     }
     // The default port is per scheme: `http://h` does not admit port 443 or https.
     for url in [
@@ -185,11 +181,11 @@ fn default_port_equals_explicit_port() {
         "https://h.example/d",
         "http://h.example:8080/d",
     ] {
-        let (ctx, _) = ctx_full(&["http://h.example"], AddressPolicy::AllowAll, map);
+        let (ctx, seen) = ctx_full(&["http://h.example"], AddressPolicy::PublicOnly);
         let out = get(ctx, url);
         assert_code(&out, ErrorCode::DestinationNotAllowed, url);
+        assert!(seen.lock().unwrap().is_empty(), "{url} was resolved");
     }
-    assert_eq!(server.requests().len(), cases.len());
 }
 
 #[test]
@@ -208,7 +204,7 @@ fn host_comparison_is_case_insensitive() {
         ),
     ];
     for (entry, url) in &cases {
-        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll, None);
+        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll);
         let out = get(ctx, url);
         assert_status(&out, 200, &format!("entry {entry}, url {url}"));
         // The name is lowercased once, and that value is what gets resolved.
@@ -237,13 +233,13 @@ fn one_trailing_dot_is_ignored() {
         ),
     ];
     for (entry, url) in &cases {
-        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll, None);
+        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll);
         let out = get(ctx, url);
         assert_status(&out, 200, &format!("entry {entry}, url {url}"));
         assert_eq!(*seen.lock().unwrap(), vec!["t.example.com".to_string()]);
     }
     // Two dots make an empty label: not a valid host.
-    let (ctx, _) = ctx_full(&[&cases[0].0], AddressPolicy::AllowAll, None);
+    let (ctx, _) = ctx_full(&[&cases[0].0], AddressPolicy::AllowAll);
     let out = get(ctx, &format!("http://t.example.com..:{p}/t"));
     assert_code(&out, ErrorCode::InvalidUrl, "two trailing dots");
 }
@@ -272,6 +268,61 @@ fn ipv6_literal_origin() {
     let ctx = default_ctx(&[origin.as_str()]);
     let out = get(ctx, &format!("http://127.0.0.1:{}/v6", server.port()));
     assert_code(&out, ErrorCode::DestinationNotAllowed, "127.0.0.1 vs [::1]");
+}
+
+// abi.md Request URLs rule 7: an IPv4-mapped IPv6 literal `[::ffff:a.b.c.d]` *is* the IPv4
+// address a.b.c.d "from here on (allow-list, Host, connect), so no entry can be sidestepped by
+// spelling an address the other way" (RFC 4291 §2.5.5.2). A deny entry for 127.0.0.1 also
+// refuses the mapped spelling, and the other way round (review finding 5: the mapped spelling
+// got a 200 from the denied address); an allow entry for 127.0.0.1 admits the mapped spelling,
+// which is then sent and connected as 127.0.0.1.
+#[test]
+fn ipv4_mapped_literal_is_the_ipv4_address_for_the_allow_list() {
+    let server = TestServer::echo();
+    let p = server.port();
+    let urls = [
+        format!("http://127.0.0.1:{p}/m"),
+        format!("http://[::ffff:127.0.0.1]:{p}/m"),
+        format!("http://[::FFFF:7f00:1]:{p}/m"),
+        format!("http://[0:0:0:0:0:ffff:127.0.0.1]:{p}/m"),
+    ];
+    for deny in [
+        format!("!http://127.0.0.1:{p}"),
+        format!("!http://[::ffff:127.0.0.1]:{p}"),
+        format!("!http://[::ffff:7f00:1]:{p}"),
+    ] {
+        for url in &urls {
+            let out = get_admitting(&["insecure:allow-all", &deny], url);
+            assert_code(
+                &out,
+                ErrorCode::DestinationNotAllowed,
+                &format!("deny {deny}, url {url}"),
+            );
+        }
+    }
+    server.assert_untouched();
+
+    // An allow entry for the IPv4 literal admits the mapped spelling, under the default
+    // address policy too (the entry's literal address exempts loopback).
+    let entry = format!("http://127.0.0.1:{p}");
+    for url in &urls[1..] {
+        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
+        assert_status(&get(ctx, url), 200, url);
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "an IP literal was resolved"
+        );
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), urls.len() - 1);
+    for r in &requests {
+        assert_eq!(
+            r.header_all("host"),
+            [format!("127.0.0.1:{p}")],
+            "{}",
+            r.head()
+        );
+    }
 }
 
 #[test]
@@ -385,7 +436,7 @@ fn address_policy_guards_loopback() {
         format!("http://*.example.com:{p}"),
         "insecure:allow-all".to_string(),
     ] {
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::PublicOnly, None);
+        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
         let out = get(ctx, &format!("http://app.example.com:{p}/"));
         assert_code(&out, ErrorCode::DestinationIpProhibited, &entry);
         assert_eq!(*seen.lock().unwrap(), vec!["app.example.com".to_string()]);
@@ -394,17 +445,16 @@ fn address_policy_guards_loopback() {
 
     // The entry names the loopback address literally: allowed.
     let entry = format!("http://127.0.0.1:{p}");
-    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly, None);
+    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
     assert_status(&get(ctx, &format!("{entry}/")), 200, "literal 127.0.0.1");
     // `localhost` is loopback by definition.
     let entry = format!("http://localhost:{p}");
-    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly, None);
+    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
     assert_status(&get(ctx, &format!("{entry}/")), 200, "localhost");
     // AllowAll: the name is enough.
     let (ctx, _) = ctx_full(
         &[&format!("http://app.example.com:{p}")],
         AddressPolicy::AllowAll,
-        None,
     );
     assert_status(
         &get(ctx, &format!("http://app.example.com:{p}/")),
@@ -560,7 +610,6 @@ fn dead_name_port_still_reaches_policy_first() {
     let (ctx, seen) = ctx_full(
         &[&format!("http://ok.example:{dead}")],
         AddressPolicy::AllowAll,
-        None,
     );
     let out = get(ctx, &format!("http://ok.example:{dead}/"));
     assert_code(&out, ErrorCode::ConnectionRefused, "admitted, dead port");
@@ -568,7 +617,6 @@ fn dead_name_port_still_reaches_policy_first() {
     let (ctx, seen) = ctx_full(
         &[&format!("http://ok.example:{dead}")],
         AddressPolicy::AllowAll,
-        None,
     );
     let out = get(ctx, &format!("http://no.example:{dead}/"));
     assert_code(&out, ErrorCode::DestinationNotAllowed, "refused name");
