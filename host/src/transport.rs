@@ -162,26 +162,38 @@ impl Stream {
 }
 
 /// A connection with its read buffer. The buffer holds at most one head's worth of bytes
-/// (bounded by the header limits) or `READ_CHUNK` body bytes.
+/// (bounded by the header limits) or `READ_CHUNK` body bytes. It is zeroed only when it grows,
+/// never per read: `buf[pos..end]` is unconsumed data, `buf[end..]` free space.
 pub(crate) struct Conn {
     stream: Stream,
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     pub(crate) origin: Origin,
 }
 
 impl Conn {
+    fn new(stream: Stream, origin: &Origin) -> Conn {
+        Conn {
+            stream,
+            buf: vec![0; READ_CHUNK],
+            pos: 0,
+            end: 0,
+            origin: origin.clone(),
+        }
+    }
+
     /// Bytes read but not yet consumed.
     pub(crate) fn buffered(&self) -> &[u8] {
-        self.buf.get(self.pos..).unwrap_or_default()
+        self.buf.get(self.pos..self.end).unwrap_or_default()
     }
 
     /// Marks `n` buffered bytes as consumed.
     pub(crate) fn consume(&mut self, n: usize) {
-        self.pos = self.pos.saturating_add(n).min(self.buf.len());
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        self.pos = self.pos.saturating_add(n).min(self.end);
+        if self.pos == self.end {
             self.pos = 0;
+            self.end = 0;
         }
     }
 
@@ -202,18 +214,24 @@ impl Conn {
     /// Reads once more into the buffer; 0 means EOF.
     pub(crate) fn fill(&mut self, clock: &Clock) -> Result<usize, HttpError> {
         let phase = self.arm(clock);
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
+        // Make room: move unconsumed bytes to the front when little space is left, and grow
+        // only when the buffer is full of unconsumed bytes (a head in progress, whose size the
+        // head parser bounds).
+        if self.buf.len() - self.end < READ_CHUNK / 2 && self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let result = self
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() + READ_CHUNK, 0);
+        }
+        let limit = self.buf.len().min(self.end + READ_CHUNK);
+        let n = self
             .stream
-            .read(self.buf.get_mut(old..).unwrap_or_default());
-        let n = *result.as_ref().unwrap_or(&0);
-        self.buf.truncate(old + n);
-        result.map_err(|e| HttpError::from_io(e, phase))
+            .read(self.buf.get_mut(self.end..limit).unwrap_or_default())
+            .map_err(|e| HttpError::from_io(e, phase))?;
+        self.end += n;
+        Ok(n)
     }
 
     /// Reads straight into the caller's buffer (the guest's memory): the copy-once path.
@@ -270,7 +288,12 @@ impl Conn {
 
     /// Drops the head-sized buffer capacity an idle connection does not need.
     pub(crate) fn shrink(&mut self) {
-        self.buf.shrink_to(READ_CHUNK);
+        if self.pos == self.end {
+            self.pos = 0;
+            self.end = 0;
+            self.buf.truncate(READ_CHUNK);
+            self.buf.shrink_to_fit();
+        }
     }
 }
 
@@ -343,12 +366,7 @@ pub(crate) fn connect(
         Scheme::Http => Stream::Plain(Socket::new(tcp)),
         Scheme::Https => Stream::Tls(Box::new(handshake(shared, origin, tcp, clock)?)),
     };
-    Ok(Conn {
-        stream,
-        buf: Vec::new(),
-        pos: 0,
-        origin: origin.clone(),
-    })
+    Ok(Conn::new(stream, origin))
 }
 
 fn handshake(
