@@ -146,6 +146,22 @@ fn abi_md_error_table_equals_error_code_enum() {
     assert_eq!(documented, actual, "abi.md table vs ErrorCode::ALL");
 }
 
+// The guest crate's `Error` mirrors the codes (without `success`, which is not an error): same
+// numbers, same names, none missing, none extra.
+#[test]
+fn guest_error_enum_equals_error_code_enum() {
+    let guest: Vec<(u32, String)> = wasi_experimental_http::Error::ALL
+        .iter()
+        .map(|e| (e.code(), e.name().to_string()))
+        .collect();
+    let host: Vec<(u32, String)> = ErrorCode::ALL
+        .iter()
+        .filter(|c| **c != ErrorCode::Success)
+        .map(|c| (c.code(), c.name().to_string()))
+        .collect();
+    assert_eq!(guest, host, "guest Error::ALL vs host ErrorCode::ALL");
+}
+
 // design.md §1: codes 0..=13 keep the 0.10 ABI's meanings and numbers.
 #[test]
 fn original_codes_keep_their_numbers() {
