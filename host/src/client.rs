@@ -318,7 +318,8 @@ impl Body {
 
     /// Returns the connection to the pool if the response ended cleanly and may be followed.
     fn release(self) {
-        if self.reusable && self.decoder.is_done() && self.conn.buffered().is_empty() {
+        // Leftover bytes (ours, rustls's, the socket's) are the pool's entry check.
+        if self.reusable && self.decoder.is_done() {
             self.shared.pool.put(self.conn);
         }
     }

@@ -36,11 +36,7 @@ impl Pool {
             // outside it, so sibling stores on other threads do not queue behind them.
             let (candidate, expired) = {
                 let mut idle = self.lock();
-                let now = Instant::now();
-                let (keep, expired): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut *idle)
-                    .into_iter()
-                    .partition(|(_, since)| now.duration_since(*since) < self.config.idle_timeout);
-                *idle = keep;
+                let expired = self.pop_expired(&mut idle);
                 let candidate = idle
                     .iter()
                     .rposition(|(c, _)| c.origin == *origin)
@@ -55,8 +51,24 @@ impl Pool {
         }
     }
 
+    /// Removes the connections idle for too long. Entries are pushed in time order and only
+    /// ever removed, so the expired ones are exactly a prefix: no scan, no allocation when
+    /// none expired.
+    fn pop_expired(&self, idle: &mut VecDeque<(Conn, Instant)>) -> Vec<(Conn, Instant)> {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        while idle
+            .front()
+            .is_some_and(|(_, since)| now.duration_since(*since) >= self.config.idle_timeout)
+        {
+            expired.extend(idle.pop_front());
+        }
+        expired
+    }
+
     /// Keeps a connection whose response was read to its framed end and that neither side
-    /// asked to close. The oldest connection makes room when a bound is reached.
+    /// asked to close, if it is still clean (the one gate for pool entry). The oldest
+    /// connection makes room when a bound is reached; evicted sockets close outside the lock.
     pub(crate) fn put(&self, mut conn: Conn) {
         if self.config.max_idle_total == 0 || self.config.max_idle_per_origin == 0 {
             return;
@@ -65,17 +77,21 @@ impl Pool {
             return;
         }
         conn.shrink();
-        let mut idle = self.lock();
-        let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
-        if same >= self.config.max_idle_per_origin
-            && let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin)
+        let mut evicted = Vec::new();
         {
-            idle.remove(i);
+            let mut idle = self.lock();
+            let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
+            if same >= self.config.max_idle_per_origin
+                && let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin)
+            {
+                evicted.extend(idle.remove(i));
+            }
+            if idle.len() >= self.config.max_idle_total {
+                evicted.extend(idle.pop_front());
+            }
+            idle.push_back((conn, Instant::now()));
         }
-        if idle.len() >= self.config.max_idle_total {
-            idle.pop_front();
-        }
-        idle.push_back((conn, Instant::now()));
+        drop(evicted);
     }
 
     /// Number of idle connections (for tests and metrics).

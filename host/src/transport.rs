@@ -49,7 +49,8 @@ impl Clock {
 
     /// The time the next blocking call may take, and the phase to blame if it runs out.
     /// Deadlines win ties over the idle bound: they are what the guest configured as absolute.
-    pub(crate) fn budget(&self) -> Result<(Duration, TimeoutPhase), HttpError> {
+    /// An expired budget is `Err` with the phase that expired.
+    pub(crate) fn budget(&self) -> Result<(Duration, TimeoutPhase), TimeoutPhase> {
         let now = Instant::now();
         let mut best = (self.idle, TimeoutPhase::Idle);
         if let Some(h) = self.header {
@@ -63,7 +64,7 @@ impl Clock {
             best = (left, TimeoutPhase::Total);
         }
         if best.0.is_zero() {
-            return Err(HttpError::Timeout(best.1));
+            return Err(best.1);
         }
         Ok(best)
     }
@@ -204,8 +205,7 @@ impl Conn {
         let now = Instant::now();
         let (deadline_at, phase) = match clock.budget() {
             Ok((budget, phase)) => (deadline(now, budget), phase),
-            Err(HttpError::Timeout(phase)) => (now, phase),
-            Err(_) => (now, TimeoutPhase::Total),
+            Err(phase) => (now, phase),
         };
         self.stream.socket().deadline = deadline_at;
         phase
@@ -380,7 +380,7 @@ fn handshake(
         rustls::ClientConnection::new(shared.tls.clone(), name).map_err(HttpError::from_tls)?;
     let mut sock = Socket::new(tcp);
     while conn.is_handshaking() {
-        let (budget, phase) = clock.budget()?;
+        let (budget, phase) = clock.budget().map_err(HttpError::Timeout)?;
         sock.deadline = deadline(Instant::now(), budget);
         if let Err(e) = conn.complete_io(&mut sock) {
             return Err(match HttpError::from_io(e, phase) {
@@ -425,9 +425,6 @@ mod tests {
         clock.arm_header(Duration::from_secs(1));
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
         let clock = Clock::start(Duration::ZERO, Duration::from_secs(10));
-        assert!(matches!(
-            clock.budget(),
-            Err(HttpError::Timeout(TimeoutPhase::Total))
-        ));
+        assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
     }
 }
