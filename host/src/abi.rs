@@ -1,9 +1,14 @@
 //! The ABI layer: decodes arguments from guest memory, calls the client, encodes results.
 //! The only module that knows about wasmtime; each function is a thin wrapper over plain Rust.
+//! Marshalling only: HTTP semantics (field-name syntax, combining repeated fields, the header
+//! block) are methods of the response head in `http1`, and host errors become codes through
+//! `HttpError::code` alone.
 
-use crate::client::{self, Request};
-use crate::guest_memory as gm;
-use crate::{ErrorCode, HttpCtx};
+use crate::client::Request;
+use crate::ctx::HttpCtx;
+use crate::error::HttpError;
+use crate::error_code::ErrorCode;
+use crate::guest_memory::{self as gm, GuestRange};
 use wasmtime::{Caller, Extern, Linker};
 
 /// The import module name.
@@ -49,24 +54,15 @@ pub fn add_to_linker<T: 'static>(
               status_ptr: u32,
               handle_ptr: u32|
               -> u32 {
-            with_memory(&mut caller, get, |mem, ctx| {
-                req(
-                    mem,
-                    ctx,
-                    [
-                        url_ptr,
-                        url_len,
-                        method_ptr,
-                        method_len,
-                        headers_ptr,
-                        headers_len,
-                        body_ptr,
-                        body_len,
-                    ],
-                    status_ptr,
-                    handle_ptr,
-                )
-            })
+            let args = ReqArgs {
+                url: GuestRange::new(url_ptr, url_len),
+                method: GuestRange::new(method_ptr, method_len),
+                headers: GuestRange::new(headers_ptr, headers_len),
+                body: GuestRange::new(body_ptr, body_len),
+                status_ptr,
+                handle_ptr,
+            };
+            with_memory(&mut caller, get, |mem, ctx| req(mem, ctx, args))
         },
     )?;
     linker.func_wrap(
@@ -87,17 +83,10 @@ pub fn add_to_linker<T: 'static>(
               buf_len: u32,
               written_ptr: u32|
               -> u32 {
+            let name = GuestRange::new(name_ptr, name_len);
+            let out = Output::new(buf_ptr, buf_len, written_ptr);
             with_memory(&mut caller, get, |mem, ctx| {
-                header_get(
-                    mem,
-                    ctx,
-                    handle,
-                    name_ptr,
-                    name_len,
-                    buf_ptr,
-                    buf_len,
-                    written_ptr,
-                )
+                header_get(mem, ctx, handle, name, out)
             })
         },
     )?;
@@ -110,8 +99,9 @@ pub fn add_to_linker<T: 'static>(
               buf_len: u32,
               written_ptr: u32|
               -> u32 {
+            let out = Output::new(buf_ptr, buf_len, written_ptr);
             with_memory(&mut caller, get, |mem, ctx| {
-                headers_get_all(mem, ctx, handle, buf_ptr, buf_len, written_ptr)
+                headers_get_all(mem, ctx, handle, out)
             })
         },
     )?;
@@ -124,8 +114,9 @@ pub fn add_to_linker<T: 'static>(
               buf_len: u32,
               written_ptr: u32|
               -> u32 {
+            let out = Output::new(buf_ptr, buf_len, written_ptr);
             with_memory(&mut caller, get, |mem, ctx| {
-                body_read(mem, ctx, handle, buf_ptr, buf_len, written_ptr)
+                body_read(mem, ctx, handle, out)
             })
         },
     )?;
@@ -152,54 +143,93 @@ fn with_memory<T: 'static>(
     result(f(mem, get(data)))
 }
 
-/// `req`: see `abi.md`.
-fn req(
-    mem: &mut [u8],
-    ctx: &mut HttpCtx,
-    [
-        url_ptr,
-        url_len,
-        method_ptr,
-        method_len,
-        headers_ptr,
-        headers_len,
-        body_ptr,
-        body_len,
-    ]: [u32; 8],
+/// The arguments of `req`.
+#[derive(Debug, Clone, Copy)]
+struct ReqArgs {
+    url: GuestRange,
+    method: GuestRange,
+    headers: GuestRange,
+    body: GuestRange,
     status_ptr: u32,
     handle_ptr: u32,
-) -> Result<(), ErrorCode> {
+}
+
+/// A variable-size output: the buffer, and where the number of bytes written goes.
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    buf: GuestRange,
+    written_ptr: u32,
+}
+
+impl Output {
+    fn new(buf_ptr: u32, buf_len: u32, written_ptr: u32) -> Output {
+        Output {
+            buf: GuestRange::new(buf_ptr, buf_len),
+            written_ptr,
+        }
+    }
+
+    /// Checks both locations before anything else happens.
+    fn check(self, mem: &[u8]) -> Result<(), ErrorCode> {
+        self.buf.check(mem)?;
+        gm::check_out(mem, self.written_ptr, 4)
+    }
+
+    /// Writes `value` to the buffer and its length to `written_ptr`, or reports the needed
+    /// length on `buffer_too_small`.
+    fn write(self, mem: &mut [u8], value: &[u8]) -> Result<(), ErrorCode> {
+        let len = u32::try_from(value.len()).map_err(|_| ErrorCode::BufferTooSmall)?;
+        if len > self.buf.len {
+            gm::write_u32(mem, self.written_ptr, len)?;
+            return Err(ErrorCode::BufferTooSmall);
+        }
+        GuestRange::new(self.buf.ptr, len)
+            .bytes_mut(mem)?
+            .copy_from_slice(value);
+        gm::write_u32(mem, self.written_ptr, len)
+    }
+}
+
+/// Logs a failed request with its (bounded, escaped) URL and returns its code.
+fn failed(url: &[u8], e: &HttpError) -> ErrorCode {
+    // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines.
+    let url = url.get(..256).unwrap_or(url);
+    log::debug!("req {:?}: {e}", String::from_utf8_lossy(url));
+    e.code()
+}
+
+/// `req`: see `abi.md`.
+fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode> {
     // Every range first, outputs included: nothing is sent if the results cannot be delivered.
-    gm::check(mem, status_ptr, 2)?;
-    gm::check(mem, handle_ptr, 4)?;
-    gm::check(mem, url_ptr, url_len)?;
-    gm::check(mem, method_ptr, method_len)?;
-    gm::check(mem, headers_ptr, headers_len)?;
-    gm::check(mem, body_ptr, body_len)?;
+    gm::check_out(mem, args.status_ptr, 2)?;
+    gm::check_out(mem, args.handle_ptr, 4)?;
+    for range in [args.url, args.method, args.headers, args.body] {
+        range.check(mem)?;
+    }
     let request = Request {
-        url: gm::bytes(mem, url_ptr, url_len)?,
-        method: gm::bytes(mem, method_ptr, method_len)?,
-        headers: gm::bytes(mem, headers_ptr, headers_len)?,
-        body: gm::bytes(mem, body_ptr, body_len)?,
+        url: args.url.bytes(mem)?,
+        method: args.method.bytes(mem)?,
+        headers: args.headers.bytes(mem)?,
+        body: args.body.bytes(mem)?,
     };
-    let log_failure = |e: crate::error::HttpError| {
-        // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines.
-        let url = request.url.get(..256).unwrap_or(request.url);
-        log::debug!("req {:?}: {e}", String::from_utf8_lossy(url));
-        e.code()
-    };
-    let prepared = client::prepare(&ctx.shared, &request).map_err(log_failure)?;
+    let prepared = ctx
+        .client
+        .prepare(&request)
+        .map_err(|e| failed(request.url, &e))?;
     if !ctx.has_capacity() {
         return Err(ErrorCode::TooManySessions);
     }
     if !ctx.has_handle_numbers() {
         return Err(ErrorCode::RuntimeError);
     }
-    let response = client::execute(&ctx.shared, &prepared, request.body).map_err(log_failure)?;
+    let response = ctx
+        .client
+        .execute(&prepared, request.body)
+        .map_err(|e| failed(request.url, &e))?;
     let status = response.head.status;
     let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
-    gm::write_u16(mem, status_ptr, status)?;
-    gm::write_u32(mem, handle_ptr, handle)
+    gm::write_u16(mem, args.status_ptr, status)?;
+    gm::write_u32(mem, args.handle_ptr, handle)
 }
 
 /// `close`: see `abi.md`.
@@ -210,56 +240,24 @@ fn close(ctx: &mut HttpCtx, handle: u32) -> Result<(), ErrorCode> {
         .ok_or(ErrorCode::InvalidHandle)
 }
 
-/// Writes `value` to the guest's buffer, or reports the needed length on `buffer_too_small`.
-fn write_out(
-    mem: &mut [u8],
-    value: &[u8],
-    buf_ptr: u32,
-    buf_len: u32,
-    written_ptr: u32,
-) -> Result<(), ErrorCode> {
-    let len = u32::try_from(value.len()).map_err(|_| ErrorCode::BufferTooSmall)?;
-    if len > buf_len {
-        gm::write_u32(mem, written_ptr, len)?;
-        return Err(ErrorCode::BufferTooSmall);
-    }
-    gm::bytes_mut(mem, buf_ptr, len)?.copy_from_slice(value);
-    gm::write_u32(mem, written_ptr, len)
-}
-
 /// `header_get`: see `abi.md`.
-#[allow(clippy::too_many_arguments, reason = "mirrors the ABI signature")]
 fn header_get(
     mem: &mut [u8],
     ctx: &mut HttpCtx,
     handle: u32,
-    name_ptr: u32,
-    name_len: u32,
-    buf_ptr: u32,
-    buf_len: u32,
-    written_ptr: u32,
+    name: GuestRange,
+    out: Output,
 ) -> Result<(), ErrorCode> {
-    gm::check(mem, name_ptr, name_len)?;
-    gm::check(mem, buf_ptr, buf_len)?;
-    gm::check(mem, written_ptr, 4)?;
+    name.check(mem)?;
+    out.check(mem)?;
     let response = ctx.responses.get(&handle).ok_or(ErrorCode::InvalidHandle)?;
-    let name = gm::str(mem, name_ptr, name_len)?;
-    if name.is_empty() || !name.bytes().all(crate::http1::is_tchar) {
-        return Err(ErrorCode::InvalidEncoding);
-    }
-    // RFC 9110 §5.3: field lines of one name combine, in order, with ", ".
-    let mut value: Option<Vec<u8>> = None;
-    for v in response.head.values_ignore_case(name.as_bytes()) {
-        match value.as_mut() {
-            None => value = Some(v.to_vec()),
-            Some(acc) => {
-                acc.extend_from_slice(b", ");
-                acc.extend_from_slice(v);
-            }
-        }
-    }
-    let value = value.ok_or(ErrorCode::HeaderNotFound)?;
-    write_out(mem, &value, buf_ptr, buf_len, written_ptr)
+    let name = std::str::from_utf8(name.bytes(mem)?).map_err(|_| HttpError::Utf8.code())?;
+    let value = response
+        .head
+        .field_value(name.as_bytes())
+        .map_err(|e| HttpError::from(e).code())?
+        .ok_or(ErrorCode::HeaderNotFound)?;
+    out.write(mem, &value)
 }
 
 /// `headers_get_all`: see `abi.md`.
@@ -267,42 +265,24 @@ fn headers_get_all(
     mem: &mut [u8],
     ctx: &mut HttpCtx,
     handle: u32,
-    buf_ptr: u32,
-    buf_len: u32,
-    written_ptr: u32,
+    out: Output,
 ) -> Result<(), ErrorCode> {
-    gm::check(mem, buf_ptr, buf_len)?;
-    gm::check(mem, written_ptr, 4)?;
+    out.check(mem)?;
     let response = ctx.responses.get(&handle).ok_or(ErrorCode::InvalidHandle)?;
-    let mut block = Vec::new();
-    for field in &response.head.fields {
-        block.extend_from_slice(&field.name);
-        block.push(b':');
-        block.extend_from_slice(&field.value);
-        block.push(b'\n');
-    }
-    write_out(mem, &block, buf_ptr, buf_len, written_ptr)
+    out.write(mem, &response.head.header_block())
 }
 
 /// `body_read`: see `abi.md`.
-fn body_read(
-    mem: &mut [u8],
-    ctx: &mut HttpCtx,
-    handle: u32,
-    buf_ptr: u32,
-    buf_len: u32,
-    written_ptr: u32,
-) -> Result<(), ErrorCode> {
-    gm::check(mem, buf_ptr, buf_len)?;
-    // Checked before any byte leaves the connection, so a bad pointer loses no body data.
-    gm::check(mem, written_ptr, 4)?;
+fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Result<(), ErrorCode> {
+    // Both checked before any byte leaves the connection, so a bad pointer loses no body data.
+    out.check(mem)?;
     let response = ctx
         .responses
         .get_mut(&handle)
         .ok_or(ErrorCode::InvalidHandle)?;
-    if buf_len == 0 {
+    if out.buf.len == 0 {
         return Err(ErrorCode::BufferTooSmall);
     }
-    let n = response.read_body(gm::bytes_mut(mem, buf_ptr, buf_len)?)?;
-    gm::write_u32(mem, written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
+    let n = response.read_body(out.buf.bytes_mut(mem)?)?;
+    gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
 }

@@ -1,55 +1,24 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
-use crate::client::Response;
-use crate::limits::{DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+use crate::client::{Client, Response};
+use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
 use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
+use crate::transport::{self, Dialer, Resolver};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// Resolves a host name and port to addresses.
-pub(crate) type Resolver = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
-
-/// Configuration and connection pool shared by every store made from one builder.
-pub(crate) struct Shared {
-    pub(crate) allow_list: AllowList,
-    pub(crate) address_policy: AddressPolicy,
-    pub(crate) timeouts: Timeouts,
-    pub(crate) limits: Limits,
-    pub(crate) max_concurrent: u32,
-    pub(crate) tls: Arc<rustls::ClientConfig>,
-    pub(crate) resolver: Box<Resolver>,
-    pub(crate) pool: Pool,
-}
-
-/// A configuration mistake, reported when the context is built, never at request time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(String);
-
-impl ConfigError {
-    pub(crate) fn new(msg: impl Into<String>) -> ConfigError {
-        ConfigError(msg.into())
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// The per-store state of the `wasi_experimental_http` functions: open responses by handle,
 /// and a reference to the shared configuration and connection pool.
 ///
-/// Put one in each store's data and hand [`crate::add_to_linker`] an accessor to it.
+/// Put one in each store's data and hand [`add_to_linker`](crate::add_to_linker) an accessor
+/// to it.
 ///
 /// ```no_run
 /// use wasi_experimental_http_wasmtime::HttpCtx;
@@ -57,7 +26,8 @@ impl std::error::Error for ConfigError {}
 /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
 /// ```
 pub struct HttpCtx {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) client: Arc<Client>,
+    max_concurrent: u32,
     pub(crate) responses: HashMap<u32, Response>,
     next_handle: u64,
 }
@@ -66,7 +36,7 @@ impl fmt::Debug for HttpCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCtx")
             .field("open_responses", &self.responses.len())
-            .field("allow_list", &self.shared.allow_list)
+            .field("allow_list", &self.client.allow_list)
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +64,7 @@ impl HttpCtx {
     /// A new per-store context sharing this one's configuration and connection pool, with no
     /// open responses. Use one per store; connections are reused across all of them.
     pub fn new_sibling(&self) -> HttpCtx {
-        HttpCtx::from_shared(self.shared.clone())
+        HttpCtx::from_shared(self.client.clone(), self.max_concurrent)
     }
 
     /// Number of responses open in this store (what the concurrency limit counts).
@@ -104,12 +74,13 @@ impl HttpCtx {
 
     /// Number of idle keep-alive connections in the shared pool.
     pub fn idle_connections(&self) -> usize {
-        self.shared.pool.idle_count()
+        self.client.pool.idle_count()
     }
 
-    fn from_shared(shared: Arc<Shared>) -> HttpCtx {
+    fn from_shared(client: Arc<Client>, max_concurrent: u32) -> HttpCtx {
         HttpCtx {
-            shared,
+            client,
+            max_concurrent,
             responses: HashMap::new(),
             next_handle: 1,
         }
@@ -131,7 +102,7 @@ impl HttpCtx {
 
     /// Whether another response may be opened.
     pub(crate) fn has_capacity(&self) -> bool {
-        self.responses.len() < self.shared.max_concurrent as usize
+        self.responses.len() < self.max_concurrent as usize
     }
 }
 
@@ -278,45 +249,21 @@ impl HttpCtxBuilder {
         {
             return Err(ConfigError::new("timeouts must be greater than zero"));
         }
-        let tls = tls_config(&self.roots, self.only_custom_roots)?;
-        let resolver = self.resolver.unwrap_or_else(|| Box::new(system_resolver));
-        Ok(HttpCtx::from_shared(Arc::new(Shared {
-            allow_list,
+        let dialer = Dialer {
+            resolver: self
+                .resolver
+                .unwrap_or_else(|| Box::new(transport::system_resolver)),
             address_policy: self.address_policy,
+            tls: transport::tls_client_config(&self.roots, self.only_custom_roots)?,
+            connect_timeout: self.timeouts.connect,
+        };
+        let client = Client {
+            allow_list,
             timeouts: self.timeouts,
             limits: self.limits,
-            max_concurrent: self.max_concurrent,
-            tls,
-            resolver,
+            dialer,
             pool: Pool::new(self.pool),
-        })))
+        };
+        Ok(HttpCtx::from_shared(Arc::new(client), self.max_concurrent))
     }
-}
-
-fn system_resolver(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-    (host, port).to_socket_addrs().map(Iterator::collect)
-}
-
-/// TLS 1.2 and 1.3 only, ring's algorithms, ALPN `http/1.1`, SNI on (rustls's default).
-fn tls_config(
-    extra_roots: &[CertificateDer<'static>],
-    only_custom: bool,
-) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
-    let mut roots = rustls::RootCertStore::empty();
-    if !only_custom {
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    }
-    for cert in extra_roots {
-        roots
-            .add(cert.clone())
-            .map_err(|e| ConfigError::new(format!("root certificate: {e}")))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| ConfigError::new(format!("TLS configuration: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
 }

@@ -1,8 +1,16 @@
-//! Host errors: what went wrong, when, and whose fault it was. [`HttpError::code`] is the one
-//! funnel to the ABI's codes; the detail only ever goes to the log.
+//! Host errors: what went wrong, when, and whose fault it was.
+//!
+//! Two functions here are the only places that decide about failures (`ARCHITECTURE.md`,
+//! "One funnel"):
+//! - [`HttpError::from_io`] classifies a failed socket or TLS call from the phase whose budget
+//!   was armed and how far the exchange had got ([`Stage`]);
+//! - [`HttpError::code`] maps a host error to its ABI code.
+//!
+//! The detail (I/O error text, TLS alert, parse element) only ever goes to the log.
 
-use crate::ErrorCode;
-use crate::http1::ParseError;
+use crate::error_code::ErrorCode;
+use crate::http1::{InvalidFieldName, ParseError, RequestError, Truncated};
+use crate::url::UrlError;
 use std::fmt;
 use std::io;
 
@@ -19,18 +27,33 @@ pub(crate) enum TimeoutPhase {
     Total,
 }
 
+/// How far an exchange had got when the connection failed. The same EOF or reset means the
+/// peer hung up before answering (on a pooled connection: retryable) or a truncated response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Connecting, handshaking, sending the request, or waiting for the first response byte.
+    BeforeResponse,
+    /// At least one byte of the response (an interim response included) has arrived.
+    InResponse,
+}
+
+/// A failed socket or TLS call, with the phase whose budget was armed for it.
+#[derive(Debug)]
+pub(crate) struct IoFailure {
+    /// What the system or rustls reported.
+    pub(crate) error: io::Error,
+    /// The phase to blame if it was a timeout.
+    pub(crate) phase: TimeoutPhase,
+}
+
 /// Why a request or a body read failed.
 #[derive(Debug)]
 pub(crate) enum HttpError {
     // --- the guest's fault: bad arguments ---
-    /// The URL is not one we accept.
-    InvalidUrl(&'static str),
-    /// The method is not an acceptable token.
-    InvalidMethod,
-    /// The header block is malformed.
-    InvalidHeaderBlock(&'static str),
-    /// The guest tried to set a header the host owns.
-    ForbiddenHeader(String),
+    /// The URL is not one we accept (or is over the length limit).
+    Url(UrlError),
+    /// The method or the header block is unacceptable.
+    Request(RequestError),
     /// A string argument is not UTF-8.
     Utf8,
     /// The allow-list refused the origin.
@@ -39,6 +62,8 @@ pub(crate) enum HttpError {
     RequestBodyTooLarge,
     /// The request header block is over the limit.
     RequestHeadersTooLarge,
+    /// A header name asked for is not a token.
+    InvalidFieldName,
     // --- the network's or the server's fault ---
     /// Name resolution failed.
     Dns(io::Error),
@@ -62,20 +87,24 @@ pub(crate) enum HttpError {
     BodyTooLarge,
     /// Any other I/O error.
     Io(io::Error),
+    // --- ours ---
+    /// An internal invariant failed (a bug, reported rather than spun on or panicked over).
+    Internal(&'static str),
 }
 
 impl HttpError {
     /// The one place where a host error becomes an ABI code.
     pub(crate) fn code(&self) -> ErrorCode {
         match self {
-            HttpError::InvalidUrl(_) => ErrorCode::InvalidUrl,
-            HttpError::InvalidMethod => ErrorCode::InvalidMethod,
-            HttpError::InvalidHeaderBlock(_) => ErrorCode::InvalidEncoding,
-            HttpError::ForbiddenHeader(_) => ErrorCode::ForbiddenHeader,
+            HttpError::Url(_) => ErrorCode::InvalidUrl,
+            HttpError::Request(RequestError::Method) => ErrorCode::InvalidMethod,
+            HttpError::Request(RequestError::HeaderBlock(_)) => ErrorCode::InvalidEncoding,
+            HttpError::Request(RequestError::ForbiddenHeader(_)) => ErrorCode::ForbiddenHeader,
             HttpError::Utf8 => ErrorCode::Utf8Error,
             HttpError::NotAllowed => ErrorCode::DestinationNotAllowed,
             HttpError::RequestBodyTooLarge => ErrorCode::RequestBodyTooLarge,
             HttpError::RequestHeadersTooLarge => ErrorCode::RequestHeadersTooLarge,
+            HttpError::InvalidFieldName => ErrorCode::InvalidEncoding,
             HttpError::Dns(_) => ErrorCode::DnsError,
             HttpError::AddressProhibited => ErrorCode::DestinationIpProhibited,
             HttpError::ConnectionRefused => ErrorCode::ConnectionRefused,
@@ -87,29 +116,76 @@ impl HttpError {
             HttpError::TlsCertificate(_) => ErrorCode::TlsCertificateError,
             HttpError::TlsProtocol(_) => ErrorCode::TlsProtocolError,
             HttpError::Incomplete => ErrorCode::ResponseIncomplete,
-            HttpError::Parse(p) => p.code(),
+            HttpError::Parse(p) => match p {
+                ParseError::LineTooLong => ErrorCode::ResponseHeaderLineTooLong,
+                ParseError::SectionTooLarge => ErrorCode::ResponseHeaderSectionTooLarge,
+                ParseError::TooManyFields => ErrorCode::ResponseTooManyHeaders,
+                ParseError::ChunkLineTooLong => ErrorCode::ResponseChunkLineTooLong,
+                ParseError::UnsupportedTransferCoding => {
+                    ErrorCode::ResponseTransferCodingUnsupported
+                }
+                ParseError::StatusLine
+                | ParseError::FieldName
+                | ParseError::FieldValue
+                | ParseError::ObsFold
+                | ParseError::BareCr
+                | ParseError::ContentLength
+                | ParseError::TransferEncoding
+                | ParseError::TransferEncodingAndContentLength
+                | ParseError::ChunkSize
+                | ParseError::ChunkDataEnd
+                | ParseError::Trailer
+                | ParseError::SwitchingProtocols
+                | ParseError::TooManyInterimResponses => ErrorCode::ResponseMalformed,
+            },
             HttpError::BodyTooLarge => ErrorCode::ResponseBodyTooLarge,
             HttpError::Io(_) => ErrorCode::ConnectionError,
+            HttpError::Internal(_) => ErrorCode::RuntimeError,
         }
     }
 
-    /// Classifies an I/O error from a socket or a TLS stream. `timeout` is the phase whose
-    /// budget was armed for the failed call.
-    pub(crate) fn from_io(err: io::Error, timeout: TimeoutPhase) -> HttpError {
-        if let Some(tls) = err
+    /// The one classification of a failed socket or TLS call: a TLS error by its kind, an
+    /// expired socket timeout as the armed phase, an EOF or a reset by the stage.
+    pub(crate) fn from_io(failure: IoFailure, stage: Stage) -> HttpError {
+        let IoFailure { error, phase } = failure;
+        if let Some(tls) = error
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
             return HttpError::from_tls(tls.clone());
         }
-        match err.kind() {
+        match error.kind() {
             // std reports an expired socket timeout as either, depending on the platform.
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(timeout),
-            io::ErrorKind::UnexpectedEof => HttpError::Incomplete,
-            io::ErrorKind::ConnectionReset
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(phase),
+            io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => HttpError::Terminated(err),
-            _ => HttpError::Io(err),
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::WriteZero => HttpError::hung_up(stage, error),
+            _ => HttpError::Io(error),
+        }
+    }
+
+    /// A read returned end of file.
+    pub(crate) fn eof(stage: Stage) -> HttpError {
+        HttpError::hung_up(stage, io::ErrorKind::UnexpectedEof.into())
+    }
+
+    fn hung_up(stage: Stage, error: io::Error) -> HttpError {
+        match stage {
+            // Mid-response, an EOF or a reset is a truncated response (abi.md, `body_read`),
+            // and must not look like a stale pooled connection that is safe to retry.
+            Stage::InResponse => HttpError::Incomplete,
+            Stage::BeforeResponse => HttpError::Terminated(error),
+        }
+    }
+
+    /// Classifies a failed TCP connect to one address.
+    pub(crate) fn from_connect(error: io::Error, phase: TimeoutPhase) -> HttpError {
+        match error.kind() {
+            io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::Timeout(phase),
+            _ => HttpError::Io(error),
         }
     }
 
@@ -128,18 +204,144 @@ impl HttpError {
     }
 }
 
+impl From<UrlError> for HttpError {
+    fn from(e: UrlError) -> HttpError {
+        HttpError::Url(e)
+    }
+}
+
+impl From<RequestError> for HttpError {
+    fn from(e: RequestError) -> HttpError {
+        HttpError::Request(e)
+    }
+}
+
+impl From<ParseError> for HttpError {
+    fn from(e: ParseError) -> HttpError {
+        HttpError::Parse(e)
+    }
+}
+
+impl From<Truncated> for HttpError {
+    fn from(_: Truncated) -> HttpError {
+        HttpError::Incomplete
+    }
+}
+
+impl From<InvalidFieldName> for HttpError {
+    fn from(_: InvalidFieldName) -> HttpError {
+        HttpError::InvalidFieldName
+    }
+}
+
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
-            HttpError::InvalidHeaderBlock(why) => write!(f, "invalid header block: {why}"),
-            HttpError::ForbiddenHeader(name) => write!(f, "header `{name}` is set by the host"),
+            HttpError::Url(e) => write!(f, "{e}"),
+            HttpError::Request(e) => write!(f, "{e}"),
             HttpError::Dns(e) => write!(f, "name resolution failed: {e}"),
             HttpError::Terminated(e) => write!(f, "connection terminated: {e}"),
             HttpError::TlsCertificate(e) | HttpError::TlsProtocol(e) => write!(f, "TLS: {e}"),
             HttpError::Parse(p) => write!(f, "malformed response: {p:?}"),
             HttpError::Io(e) => write!(f, "I/O error: {e}"),
+            HttpError::Internal(what) => write!(f, "internal error: {what}"),
             other => write!(f, "{}", other.code().name()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: io::ErrorKind) -> IoFailure {
+        IoFailure {
+            error: kind.into(),
+            phase: TimeoutPhase::Idle,
+        }
+    }
+
+    /// Every (I/O error, stage) pair lands on the code `abi.md` gives for it.
+    #[test]
+    fn classification_table() {
+        use ErrorCode::*;
+        use io::ErrorKind as K;
+        let cases = [
+            (K::TimedOut, Stage::BeforeResponse, IdleTimeout),
+            (K::WouldBlock, Stage::InResponse, IdleTimeout),
+            (
+                K::UnexpectedEof,
+                Stage::BeforeResponse,
+                ConnectionTerminated,
+            ),
+            (K::UnexpectedEof, Stage::InResponse, ResponseIncomplete),
+            (
+                K::ConnectionReset,
+                Stage::BeforeResponse,
+                ConnectionTerminated,
+            ),
+            (K::ConnectionReset, Stage::InResponse, ResponseIncomplete),
+            (K::ConnectionAborted, Stage::InResponse, ResponseIncomplete),
+            (K::BrokenPipe, Stage::BeforeResponse, ConnectionTerminated),
+            (K::WriteZero, Stage::BeforeResponse, ConnectionTerminated),
+            (K::PermissionDenied, Stage::BeforeResponse, ConnectionError),
+            (K::PermissionDenied, Stage::InResponse, ConnectionError),
+        ];
+        for (kind, stage, want) in cases {
+            assert_eq!(
+                HttpError::from_io(io(kind), stage).code(),
+                want,
+                "{kind:?} {stage:?}"
+            );
+        }
+        assert_eq!(
+            HttpError::eof(Stage::BeforeResponse).code(),
+            ConnectionTerminated
+        );
+        assert_eq!(HttpError::eof(Stage::InResponse).code(), ResponseIncomplete);
+        assert!(HttpError::eof(Stage::BeforeResponse).is_stale_connection());
+        assert!(!HttpError::eof(Stage::InResponse).is_stale_connection());
+    }
+
+    /// A TLS error inside an I/O error is classified by its TLS kind, whatever the stage.
+    #[test]
+    fn tls_errors_inside_io_errors() {
+        let cert = rustls::Error::InvalidCertificate(rustls::CertificateError::Expired);
+        let failure = IoFailure {
+            error: io::Error::new(io::ErrorKind::InvalidData, cert),
+            phase: TimeoutPhase::Idle,
+        };
+        assert_eq!(
+            HttpError::from_io(failure, Stage::InResponse).code(),
+            ErrorCode::TlsCertificateError
+        );
+        let failure = IoFailure {
+            error: io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError),
+            phase: TimeoutPhase::Idle,
+        };
+        assert_eq!(
+            HttpError::from_io(failure, Stage::BeforeResponse).code(),
+            ErrorCode::TlsProtocolError
+        );
+    }
+
+    #[test]
+    fn timeouts_name_their_phase() {
+        use ErrorCode::*;
+        for (phase, want) in [
+            (TimeoutPhase::Connect, ConnectionTimeout),
+            (TimeoutPhase::ResponseHeader, ResponseHeaderTimeout),
+            (TimeoutPhase::Idle, IdleTimeout),
+            (TimeoutPhase::Total, DeadlineExceeded),
+        ] {
+            assert_eq!(HttpError::Timeout(phase).code(), want);
+            let e = HttpError::from_connect(io::ErrorKind::TimedOut.into(), phase);
+            assert_eq!(e.code(), want);
+        }
+        let refused = HttpError::from_connect(
+            io::ErrorKind::ConnectionRefused.into(),
+            TimeoutPhase::Connect,
+        );
+        assert_eq!(refused.code(), ConnectionRefused);
     }
 }

@@ -9,28 +9,30 @@
 //!   is a small fixed buffer whatever the body size.
 //! - Where a request may go is decided by an allow-list of origins and an [`AddressPolicy`].
 //!
-//! The layers, each testable alone: [`abi`](add_to_linker) (guest memory, codes) → `client`
-//! (the request loop) → `http1` (sans-IO parser and serializer) / `policy` / `transport`
-//! (sockets, TLS, deadlines) / `pool` (keep-alive connections).
+//! The layers, each testable alone, are described in `ARCHITECTURE.md`: `abi` (guest memory,
+//! codes) → `ctx` (per-store state) → `client` (the request loop) → `pool` / `transport`
+//! (sockets, TLS, deadlines) → `error` (the one funnel to codes) → `http1` (sans-IO parser and
+//! serializer) / `policy` / `url` → `config` / `error_code`.
+//!
+//! This file is a façade: module declarations and re-exports only.
 
 #![forbid(unsafe_code)]
 
 mod abi;
 mod client;
+mod config;
 mod ctx;
 mod error;
 mod error_code;
 mod guest_memory;
 mod http1;
-mod limits;
 mod policy;
 mod pool;
 mod transport;
 mod url;
 
 pub use abi::{FUNCTIONS, MODULE, add_to_linker};
-pub(crate) use ctx::Shared;
-pub use ctx::{ConfigError, HttpCtx, HttpCtxBuilder};
+pub use config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+pub use ctx::{HttpCtx, HttpCtxBuilder};
 pub use error_code::ErrorCode;
-pub use limits::{DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
 pub use policy::AddressPolicy;

@@ -1,7 +1,7 @@
 //! Idle keep-alive connections, keyed by origin, shared by every store built from one
-//! configuration (see [`crate::HttpCtx::new_sibling`]).
+//! configuration (see `HttpCtx::new_sibling`).
 
-use crate::limits::PoolConfig;
+use crate::config::PoolConfig;
 use crate::transport::Conn;
 use crate::url::Origin;
 use std::collections::VecDeque;

@@ -3,7 +3,11 @@
 
 use super::head::{HeadParser, ResponseHead};
 use super::{ParseError, is_field_value_byte, trim_ows};
-use crate::Limits;
+use crate::config::Limits;
+
+/// The connection ended before the body's framed end (RFC 9112 §8: an incomplete message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Truncated;
 
 /// How the end of a response body is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,14 +179,14 @@ impl BodyDecoder {
     }
 
     /// The connection reached EOF. Only a close-delimited body ends there; anything else is
-    /// truncated, which is an error, never a silent end.
-    pub(crate) fn eof(&mut self) -> Result<(), ParseError> {
+    /// truncated, which is an error, never a silent end (RFC 9112 §8).
+    pub(crate) fn eof(&mut self) -> Result<(), Truncated> {
         match self {
             BodyDecoder::Close | BodyDecoder::Done => {
                 *self = BodyDecoder::Done;
                 Ok(())
             }
-            _ => Err(ParseError::ChunkDataEnd),
+            _ => Err(Truncated),
         }
     }
 

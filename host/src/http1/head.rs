@@ -1,7 +1,7 @@
 //! The response head: status line and header section (RFC 9112 §4, §5).
 
 use super::{ParseError, is_field_value_byte, is_tchar, trim_ows};
-use crate::Limits;
+use crate::config::Limits;
 
 /// Finds the end of a head (or a trailer section) incrementally, enforcing the line, section
 /// and field-count limits on partial input so a server that never finishes cannot grow a buffer.
@@ -87,6 +87,19 @@ pub(crate) struct Field {
     pub(crate) value: Box<[u8]>,
 }
 
+/// A field name a guest asked for is not a token (RFC 9110 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InvalidFieldName;
+
+/// Interim or final response (RFC 9110 §15.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusClass {
+    /// 1xx other than 101: skipped by a client that does not use it.
+    Interim,
+    /// 2xx..9xx: the response.
+    Final,
+}
+
 /// A parsed status line and header section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResponseHead {
@@ -117,6 +130,54 @@ impl ResponseHead {
             .iter()
             .filter(move |f| f.name.eq_ignore_ascii_case(name))
             .map(|f| &*f.value)
+    }
+
+    /// The combined value of every field line named `name` (any case): RFC 9110 §5.3, field
+    /// lines of one name combine, in order, with ", ". `None` if there is none; an error if
+    /// `name` is not a field name at all (`abi.md`, `header_get`).
+    pub(crate) fn field_value(&self, name: &[u8]) -> Result<Option<Vec<u8>>, InvalidFieldName> {
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err(InvalidFieldName);
+        }
+        let mut value: Option<Vec<u8>> = None;
+        for v in self.values_ignore_case(name) {
+            match value.as_mut() {
+                None => value = Some(v.to_vec()),
+                Some(acc) => {
+                    acc.extend_from_slice(b", ");
+                    acc.extend_from_slice(v);
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    /// Every field line as `name:value\n`, in the order received, names lowercase: the
+    /// header-block encoding of `abi.md` ("Header block"), as `headers_get_all` returns it.
+    pub(crate) fn header_block(&self) -> Vec<u8> {
+        let len = self
+            .fields
+            .iter()
+            .map(|f| f.name.len() + f.value.len() + 2)
+            .sum();
+        let mut block = Vec::with_capacity(len);
+        for field in &self.fields {
+            block.extend_from_slice(&field.name);
+            block.push(b':');
+            block.extend_from_slice(&field.value);
+            block.push(b'\n');
+        }
+        block
+    }
+
+    /// Whether this is an interim (1xx) or the final response. RFC 9110 §15.2.2: we never send
+    /// `Upgrade`, so `101 Switching Protocols` is a protocol violation.
+    pub(crate) fn class(&self) -> Result<StatusClass, ParseError> {
+        match self.status {
+            101 => Err(ParseError::SwitchingProtocols),
+            100..=199 => Ok(StatusClass::Interim),
+            _ => Ok(StatusClass::Final),
+        }
     }
 
     /// Whether the connection may carry another request after this response (RFC 9112 §9.3).

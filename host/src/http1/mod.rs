@@ -1,20 +1,21 @@
 //! HTTP/1.1, sans-IO: request serialization, the response head parser and body decoding.
-//! Nothing here touches a socket or a clock; everything takes bytes and says how many it used.
-//! RFC 9112 is the reference; each rule's test names the section it comes from.
+//! Nothing here touches a socket, a clock or the ABI; everything takes bytes and says how many
+//! it used, and failures are this module's own grammar-named errors ([`ParseError`] for what a
+//! server sent, [`RequestError`] for what a guest asked to send). `crate::error` maps them to
+//! ABI codes. RFC 9112 is the reference; each rule's test names the section it comes from.
 
 mod body;
 mod head;
 mod request;
 
-pub(crate) use body::{BodyDecoder, Framing, framing};
-pub(crate) use head::{HeadParser, ResponseHead, parse_head};
-pub(crate) use request::{encode_request_head, is_idempotent, validate_method};
+pub(crate) use body::{BodyDecoder, Framing, Truncated, framing};
+pub(crate) use head::{HeadParser, InvalidFieldName, ResponseHead, StatusClass, parse_head};
+pub(crate) use request::{RequestError, encode_request_head, is_idempotent, validate_method};
 
-use crate::ErrorCode;
-
-/// A protocol violation or exceeded limit, named after the grammar element that failed.
+/// A protocol violation or exceeded limit in a response, named after the grammar element that
+/// failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     /// The status line is not `HTTP/1.x SP 3DIGIT [SP reason]`.
     StatusLine,
     /// A field name is empty or not a token (this includes whitespace before the colon).
@@ -53,20 +54,6 @@ pub enum ParseError {
     TooManyInterimResponses,
 }
 
-impl ParseError {
-    /// The ABI code for this violation.
-    pub fn code(self) -> ErrorCode {
-        match self {
-            ParseError::LineTooLong => ErrorCode::ResponseHeaderLineTooLong,
-            ParseError::SectionTooLarge => ErrorCode::ResponseHeaderSectionTooLarge,
-            ParseError::TooManyFields => ErrorCode::ResponseTooManyHeaders,
-            ParseError::ChunkLineTooLong => ErrorCode::ResponseChunkLineTooLong,
-            ParseError::UnsupportedTransferCoding => ErrorCode::ResponseTransferCodingUnsupported,
-            _ => ErrorCode::ResponseMalformed,
-        }
-    }
-}
-
 /// `tchar` of RFC 9110 §5.6.2.
 pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -93,7 +80,7 @@ mod robustness {
     //! Hostile-input smoke test: arbitrary bytes through every parser entry point must give a
     //! result or an error, never a panic, and never more output than buffer space.
     use super::*;
-    use crate::Limits;
+    use crate::config::Limits;
 
     /// xorshift64*: deterministic, dependency-free pseudo-random bytes.
     struct Rng(u64);

@@ -1,8 +1,29 @@
-//! Every tunable bound of the host, with its default and why.
+//! Configuration values: every tunable bound of the host, with its default and why, and the
+//! error a bad configuration gives.
 //!
-//! All defaults live here, in one place, so an auditor can read them at a glance.
+//! All defaults live here, in one place, so an auditor can read them at a glance. This module
+//! is a leaf: it imports nothing from the crate (`ARCHITECTURE.md`, "Layers").
 
+use std::fmt;
 use std::time::Duration;
+
+/// A configuration mistake, reported when the context is built, never at request time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub(crate) fn new(msg: impl Into<String>) -> ConfigError {
+        ConfigError(msg.into())
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// Time budgets of one request. Each bound has its own error code, so a guest can tell
 /// which phase stalled.
@@ -102,10 +123,10 @@ impl Default for PoolConfig {
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 16;
 
 /// Interim (1xx) responses skipped before the final one; more is treated as malformed.
-pub const MAX_INTERIM_RESPONSES: usize = 32;
+pub(crate) const MAX_INTERIM_RESPONSES: usize = 32;
 
 /// Bytes read from a socket at a time into a response's buffer.
-pub const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
 /// Longest method name accepted from a guest.
-pub const MAX_METHOD_LEN: usize = 64;
+pub(crate) const MAX_METHOD_LEN: usize = 64;

@@ -1,0 +1,110 @@
+//! The deadlines of one request: an overall deadline, a response-header deadline armed when
+//! the connection is ready, and an idle bound per wait (`abi.md`, "Timeouts and limits").
+
+use crate::config::Timeouts;
+use crate::error::TimeoutPhase;
+use std::time::{Duration, Instant};
+
+/// Longest budget the clock represents; larger configured timeouts mean "practically never"
+/// rather than overflowing `Instant` (which would be an immediate timeout or a panic).
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `now + budget`, saturating at [`FOREVER`].
+pub(crate) fn deadline(now: Instant, budget: Duration) -> Instant {
+    now.checked_add(budget.min(FOREVER)).unwrap_or(now)
+}
+
+/// The deadlines of one request. Every read and write re-arms the socket timeout from here.
+#[derive(Debug, Clone)]
+pub(crate) struct Clock {
+    total: Instant,
+    header: Option<Instant>,
+    header_budget: Duration,
+    idle: Duration,
+}
+
+impl Clock {
+    /// Starts the overall deadline now.
+    pub(crate) fn start(timeouts: &Timeouts) -> Clock {
+        Clock {
+            total: deadline(Instant::now(), timeouts.total),
+            header: None,
+            header_budget: timeouts.response_header,
+            idle: timeouts.idle.min(FOREVER),
+        }
+    }
+
+    /// Arms the response-header deadline (when the connection is ready for the request).
+    pub(crate) fn arm_header(&mut self) {
+        self.header = Some(deadline(Instant::now(), self.header_budget));
+    }
+
+    /// Disarms it once the header section has arrived.
+    pub(crate) fn disarm_header(&mut self) {
+        self.header = None;
+    }
+
+    /// The time the next blocking call may take, and the phase to blame if it runs out.
+    /// Deadlines win ties over the idle bound: they are what the guest configured as absolute.
+    /// An expired budget is `Err` with the phase that expired.
+    pub(crate) fn budget(&self) -> Result<(Duration, TimeoutPhase), TimeoutPhase> {
+        let now = Instant::now();
+        let mut best = (self.idle, TimeoutPhase::Idle);
+        if let Some(h) = self.header {
+            let left = h.saturating_duration_since(now);
+            if left <= best.0 {
+                best = (left, TimeoutPhase::ResponseHeader);
+            }
+        }
+        let left = self.total.saturating_duration_since(now);
+        if left <= best.0 {
+            best = (left, TimeoutPhase::Total);
+        }
+        if best.0.is_zero() {
+            return Err(best.1);
+        }
+        Ok(best)
+    }
+
+    /// What is left of the overall deadline.
+    pub(crate) fn total_left(&self) -> Duration {
+        self.total.saturating_duration_since(Instant::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeouts(total: Duration, header: Duration, idle: Duration) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            response_header: header,
+            idle,
+            total,
+        }
+    }
+
+    /// An embedder's "no timeout" (`Duration::MAX`) must neither panic nor fire at once.
+    #[test]
+    fn huge_timeouts_mean_practically_never() {
+        let mut clock = Clock::start(&timeouts(Duration::MAX, Duration::MAX, Duration::MAX));
+        clock.arm_header();
+        let (budget, _) = clock.budget().unwrap();
+        assert!(budget > Duration::from_secs(3600));
+    }
+
+    /// The first bound to expire is the one blamed.
+    #[test]
+    fn budget_names_the_tightest_phase() {
+        let secs = Duration::from_secs;
+        let mut clock = Clock::start(&timeouts(secs(30), secs(1), secs(10)));
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
+        clock.arm_header();
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
+        clock.disarm_header();
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
+        let clock = Clock::start(&timeouts(Duration::ZERO, secs(1), secs(10)));
+        assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
+    }
+}
