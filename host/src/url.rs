@@ -221,7 +221,6 @@ pub(crate) fn parse_host_name(name: &str) -> Result<Host, UrlError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn ok(u: &str) -> Target {

@@ -383,7 +383,6 @@ impl Chunk {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
     use crate::http1::parse_head;
 
@@ -429,26 +428,42 @@ mod tests {
             let mut out = [0u8; 64];
             d.decode(&CHUNKED[..n], &mut out, &Limits::default())
                 .unwrap();
-            assert!(d.eof().is_err());
+            assert_eq!(d.eof(), Err(Truncated), "prefix {n}");
         }
     }
 
+    /// One row per chunked-coding rule (RFC 9112 §7.1), with the exact error.
     #[test]
-    fn malformed_chunks() {
-        for bad in [
-            &b"x\r\n"[..],
-            b"\r\n",
-            b"5\r\nhelloXX",
-            b"5\rx",
-            b"11111111111111111\r\n",
-            b"5;a\x01\r\n",
-            b"0\r\nbad trailer\r\n\r\n",
-            b" 5\r\n",
-        ] {
-            assert!(
-                decode_all(Framing::Chunked, bad, 4).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
+    fn malformed_chunk_table() {
+        use ParseError::*;
+        let cases: &[(&[u8], ParseError, &str)] = &[
+            (b"x\r\n", ChunkSize, "§7.1: chunk-size = 1*HEXDIG"),
+            (b"\r\n", ChunkSize, "§7.1: chunk-size is not empty"),
+            (b" 5\r\n", ChunkSize, "§7.1: no whitespace before the size"),
+            (b"5\rx", ChunkSize, "§7.1: CR must be followed by LF"),
+            (
+                b"11111111111111111\r\n",
+                ChunkSize,
+                "§7.1: a size that overflows 64 bits",
+            ),
+            (b"5;a\x01\r\n", ChunkSize, "§7.1.1: chunk-ext bytes"),
+            (
+                b"5\r\nhelloXX",
+                ChunkDataEnd,
+                "§7.1: chunk-data is followed by CRLF",
+            ),
+            (
+                b"0\r\nbad trailer\r\n\r\n",
+                Trailer,
+                "§7.1.2: trailer fields are field lines",
+            ),
+        ];
+        for (input, want, rule) in cases {
+            assert_eq!(
+                decode_all(Framing::Chunked, input, 4),
+                Err(*want),
+                "{rule}: {:?}",
+                String::from_utf8_lossy(input)
             );
         }
         let l = Limits {
@@ -458,7 +473,24 @@ mod tests {
         let mut d = BodyDecoder::new(Framing::Chunked);
         assert_eq!(
             d.decode(b"5;aaaaaaaaaaaa", &mut [0; 8], &l),
-            Err(ParseError::ChunkLineTooLong)
+            Err(ParseError::ChunkLineTooLong),
+            "the chunk-line limit applies to partial input"
+        );
+    }
+
+    /// Bytes produced before an error in the same step are delivered first; the error comes
+    /// on the next step (`abi.md`, `body_read`).
+    #[test]
+    fn error_after_data_is_reported_on_the_next_step() {
+        let mut d = BodyDecoder::new(Framing::Chunked);
+        let mut out = [0u8; 16];
+        let p = d
+            .decode(b"3\r\nabcXY", &mut out, &Limits::default())
+            .unwrap();
+        assert_eq!(&out[..p.produced], b"abc");
+        assert_eq!(
+            d.decode(b"", &mut out, &Limits::default()),
+            Err(ParseError::ChunkDataEnd)
         );
     }
 
@@ -469,10 +501,18 @@ mod tests {
         assert!(done);
         let mut d = BodyDecoder::new(Framing::Length(5));
         d.decode(b"hel", &mut [0; 8], &Limits::default()).unwrap();
-        assert!(d.eof().is_err(), "a short Content-Length body is an error");
+        assert_eq!(
+            d.eof(),
+            Err(Truncated),
+            "a short Content-Length body is truncated"
+        );
         let mut d = BodyDecoder::new(Framing::Close);
         d.decode(b"hel", &mut [0; 8], &Limits::default()).unwrap();
-        assert!(d.eof().is_ok());
+        assert_eq!(
+            d.eof(),
+            Ok(()),
+            "RFC 9112 §6.3 item 8: EOF ends a close-delimited body"
+        );
     }
 
     fn fr(head: &[u8], is_head: bool) -> Result<Framing, ParseError> {

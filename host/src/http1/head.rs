@@ -280,7 +280,6 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
     use super::*;
 
     fn limits() -> Limits {
@@ -332,30 +331,164 @@ mod tests {
         assert!(!h.keep_alive());
     }
 
-    /// RFC 9112 §4 (status line), §5.1 (no whitespace before colon), §5.2 (obs-fold),
-    /// §2.2 (bare CR).
+    /// One row per rule of the status line and field lines, with the exact error.
     #[test]
-    fn rejects_malformed_heads() {
-        for bad in [
-            &b"HTTP/2 200 OK\r\n\r\n"[..],
-            b"HTTP/1.1 20 OK\r\n\r\n",
-            b"HTTP/1.1 2000 OK\r\n\r\n",
-            b"HTTP/1.1 099 x\r\n\r\n",
-            b"http/1.1 200 OK\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nName : v\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nA: b\0\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\n: v\r\n\r\n",
-            b"HTTP/1.1 200 O\x01K\r\n\r\n",
-        ] {
-            assert!(
-                parse_head(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
+    fn malformed_head_table() {
+        use ParseError::*;
+        let cases: &[(&[u8], ParseError, &str)] = &[
+            (
+                b"HTTP/2 200 OK\r\n\r\n",
+                StatusLine,
+                "RFC 9112 §2.3: only HTTP/1.x",
+            ),
+            (
+                b"http/1.1 200 OK\r\n\r\n",
+                StatusLine,
+                "RFC 9112 §2.3: HTTP-name is case-sensitive",
+            ),
+            (
+                b"HTTP/1.1 20 OK\r\n\r\n",
+                StatusLine,
+                "RFC 9112 §4: status-code = 3DIGIT",
+            ),
+            (
+                b"HTTP/1.1 2000 OK\r\n\r\n",
+                StatusLine,
+                "RFC 9112 §4: SP after the code",
+            ),
+            (
+                b"HTTP/1.1 099 x\r\n\r\n",
+                StatusLine,
+                "RFC 9110 §15: codes start at 100",
+            ),
+            (
+                b"HTTP/1.1 200 O\x01K\r\n\r\n",
+                StatusLine,
+                "RFC 9112 §4: reason-phrase bytes",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nName : v\r\n\r\n",
+                FieldName,
+                "RFC 9112 §5.1: no WS before colon",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nnocolon\r\n\r\n",
+                FieldName,
+                "RFC 9112 §5: field-name \":\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\n: v\r\n\r\n",
+                FieldName,
+                "RFC 9110 §5.1: field-name = token",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\0\r\n\r\n",
+                FieldValue,
+                "RFC 9110 §5.5: no NUL in values",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n",
+                ObsFold,
+                "RFC 9112 §5.2: obs-fold rejected",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n",
+                BareCr,
+                "RFC 9112 §2.2: bare CR",
+            ),
+        ];
+        for (head, want, rule) in cases {
+            assert_eq!(
+                parse_head(head),
+                Err(*want),
+                "{rule}: {:?}",
+                String::from_utf8_lossy(head)
             );
         }
+    }
+
+    /// What the head parser accepts, and how it reads it.
+    #[test]
+    fn accepted_head_table() {
+        // (head, HTTP/1.1?, status, fields, rule)
+        let cases: &[(&[u8], bool, u16, usize, &str)] = &[
+            (b"HTTP/1.1 200 OK\r\n\r\n", true, 200, 0, "RFC 9112 §4"),
+            (
+                b"HTTP/1.0 204\n\n",
+                false,
+                204,
+                0,
+                "RFC 9112 §2.2: bare LF; §4: no reason",
+            ),
+            (
+                b"HTTP/1.1 404 \r\n\r\n",
+                true,
+                404,
+                0,
+                "RFC 9112 §4: empty reason-phrase",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA:\r\n\r\n",
+                true,
+                200,
+                1,
+                "RFC 9110 §5.5: empty value",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nA: \xff\r\n\r\n",
+                true,
+                200,
+                1,
+                "RFC 9110 §5.5: obs-text",
+            ),
+            (b"HTTP/1.1 999 x\r\n\r\n", true, 999, 0, "three digits"),
+        ];
+        for (head, http11, status, fields, rule) in cases {
+            let h = parse_head(head).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
+            assert_eq!(
+                (h.http11, h.status, h.fields.len()),
+                (*http11, *status, *fields),
+                "{rule}"
+            );
+        }
+    }
+
+    /// `abi.md`, `header_get`: names compare case-insensitively, repeated fields combine with
+    /// ", " in order (RFC 9110 §5.3); `headers_get_all` is `name:value\n` lines.
+    #[test]
+    fn field_lookup_and_header_block() {
+        let h = parse_head(OK).unwrap();
+        assert_eq!(h.field_value(b"X-A"), Ok(Some(b"b, c".to_vec())));
+        assert_eq!(
+            h.field_value(b"content-type"),
+            Ok(Some(b"text/plain".to_vec()))
+        );
+        assert_eq!(h.field_value(b"missing"), Ok(None));
+        assert_eq!(h.field_value(b""), Err(InvalidFieldName));
+        assert_eq!(h.field_value(b"a b"), Err(InvalidFieldName));
+        assert_eq!(
+            h.header_block(),
+            b"content-type:text/plain\nx-a:b\nx-a:c\n".to_vec()
+        );
+    }
+
+    /// RFC 9110 §15.2: 1xx are interim; 101 is refused since we never ask to upgrade.
+    #[test]
+    fn status_classes() {
+        let class = |s: &[u8]| parse_head(s).unwrap().class();
+        assert_eq!(
+            class(b"HTTP/1.1 100 Continue\r\n\r\n"),
+            Ok(StatusClass::Interim)
+        );
+        assert_eq!(
+            class(b"HTTP/1.1 103 Early\r\n\r\n"),
+            Ok(StatusClass::Interim)
+        );
+        assert_eq!(class(b"HTTP/1.1 200 OK\r\n\r\n"), Ok(StatusClass::Final));
+        assert_eq!(
+            class(b"HTTP/1.1 101 Switching\r\n\r\n"),
+            Err(ParseError::SwitchingProtocols)
+        );
     }
 
     #[test]

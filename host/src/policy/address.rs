@@ -97,7 +97,6 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn ip(s: &str) -> IpAddr {

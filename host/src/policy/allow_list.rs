@@ -128,7 +128,6 @@ fn parse_entry(text: &str) -> Result<Entry, String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
 
     fn admits(list: &[&str], url: &str) -> bool {
