@@ -19,7 +19,7 @@ struct Data {
 }
 
 /// Loads, instantiates and runs the module as `cli` describes.
-pub fn run(cli: &Cli) -> wasmtime::Result<()> {
+pub(crate) fn run(cli: &Cli) -> wasmtime::Result<()> {
     // Configuration errors first: a bad option should not cost a module compilation.
     let http = http_ctx(cli)?;
     let wasi = wasi_ctx(cli)?;
@@ -233,7 +233,7 @@ fn format_result(val: &Val) -> String {
 
 /// How a failed run ends the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The guest called `proc_exit` with this code: exit with it, print nothing.
     Exit(i32),
     /// The guest trapped: exit 128 + SIGABRT like `wasmtime run` (3 on Windows, like abort()).
@@ -244,7 +244,7 @@ pub enum Failure {
 
 impl Failure {
     /// Finds the kind of failure anywhere in the error chain.
-    pub fn classify(err: &wasmtime::Error) -> Failure {
+    pub(crate) fn classify(err: &wasmtime::Error) -> Failure {
         if let Some(exit) = err.downcast_ref::<I32Exit>() {
             Failure::Exit(exit.0)
         } else if err.downcast_ref::<Trap>().is_some() {
@@ -255,7 +255,7 @@ impl Failure {
     }
 
     /// The one-line message for stderr, if this failure prints one.
-    pub fn message(self, err: &wasmtime::Error) -> Option<String> {
+    pub(crate) fn message(self, err: &wasmtime::Error) -> Option<String> {
         match self {
             Failure::Exit(_) => None,
             Failure::Trap | Failure::Other => Some(one_line(err)),
@@ -263,7 +263,7 @@ impl Failure {
     }
 
     /// The process exit status.
-    pub fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> ExitCode {
         match self {
             // WASI preview1 only lets a guest exit with 0..126; anything else is a host bug,
             // reported as a plain failure rather than truncated to 8 bits.

@@ -6,6 +6,12 @@
 //! When a change needs a new edge, add it here and to `ARCHITECTURE.md` ("Layers") in the same
 //! commit; an edge that would close a cycle fails the test whatever the table says.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers outside #[test] fns: a panic is a failed test"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
