@@ -68,7 +68,7 @@ mod alloc_ext;
 #[cfg(feature = "http")]
 mod compat;
 
-pub use error::{Error, HeaderError, HttpError};
+pub use error::{Error, HeaderError, HttpError, UnknownCode};
 pub use header_block::{HeaderBlock, HeaderLines, header_lines};
 pub use response::{IncomingResponse, Request, send};
 
