@@ -1,7 +1,11 @@
 //! The guest's view of the ABI's error codes.
 //!
-//! The numbers and snake_case names mirror the host's `ErrorCode` (its source of truth); the
-//! drift test in `tests/tests/abi_drift.rs` checks that the two lists agree.
+//! The numbers and snake_case names are those of abi.md, "Error codes" (the host's `ErrorCode`
+//! defines them); the drift test in `tests/tests/abi_drift.rs` checks that the three agree.
+//!
+//! Each code has exactly one spelling: a known code is always its own variant, and
+//! [`Error::Unknown`] carries an [`UnknownCode`], which only [`Error::from_code`] can make and
+//! only for a number this crate does not know.
 
 use core::fmt;
 
@@ -11,12 +15,14 @@ macro_rules! error_enum {
         ///
         /// One variant per non-zero code of the ABI, plus [`Error::Unknown`] for a code this
         /// crate does not know (a newer host may append codes; codes are never renumbered).
+        /// Every code has one spelling: `Error::Unknown` cannot hold a known code.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         #[non_exhaustive]
         pub enum Error {
             $( $(#[$doc])* $variant, )*
-            /// A code this version of the crate does not know.
-            Unknown(u32),
+            /// A code this version of the crate does not know (never 0, never a code that has
+            /// its own variant).
+            Unknown(UnknownCode),
         }
 
         impl Error {
@@ -27,7 +33,7 @@ macro_rules! error_enum {
             pub const fn code(self) -> u32 {
                 match self {
                     $( Error::$variant => $num, )*
-                    Error::Unknown(code) => code,
+                    Error::Unknown(code) => code.get(),
                 }
             }
 
@@ -50,12 +56,13 @@ macro_rules! error_enum {
 
             /// The error a host function's return code means, or `None` for 0 (success).
             ///
-            /// Codes this crate does not know map to [`Error::Unknown`].
+            /// Codes this crate does not know map to [`Error::Unknown`]; this is the only
+            /// place an [`UnknownCode`] is made, so it never holds a known code.
             pub const fn from_code(code: u32) -> Option<Error> {
                 match code {
                     0 => None,
                     $( $num => Some(Error::$variant), )*
-                    other => Some(Error::Unknown(other)),
+                    other => Some(Error::Unknown(UnknownCode(other))),
                 }
             }
         }
@@ -137,6 +144,21 @@ error_enum! {
     ForbiddenHeader = 34, "forbidden_header", "forbidden header";
     /// Another network error (unreachable network, ...).
     ConnectionError = 35, "connection_error", "connection error";
+}
+
+/// A nonzero code this version of the crate has no [`Error`] variant for (a newer host may
+/// append codes; abi.md, "Versioning").
+///
+/// Only [`Error::from_code`] makes one, so it never holds 0 nor a known code: each code has one
+/// spelling. Read the number with [`UnknownCode::get`] or [`Error::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCode(u32);
+
+impl UnknownCode {
+    /// The code's number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
 }
 
 impl Error {
@@ -240,15 +262,30 @@ mod tests {
         assert_eq!(Error::from_code(0), None);
         assert_eq!(Error::check(0), Ok(()));
         assert_eq!(Error::check(5), Err(Error::HeaderNotFound));
-        assert_eq!(Error::from_code(36), Some(Error::Unknown(36)));
-        assert_eq!(Error::Unknown(u32::MAX).code(), u32::MAX);
-        assert_eq!(Error::Unknown(99).name(), "unknown");
+        let unknown = Error::from_code(36).unwrap();
+        assert!(matches!(unknown, Error::Unknown(c) if c.get() == 36));
+        assert_eq!(unknown.code(), 36);
+        assert_eq!(Error::from_code(u32::MAX).unwrap().code(), u32::MAX);
+        assert_eq!(Error::from_code(99).unwrap().name(), "unknown");
+    }
+
+    #[test]
+    fn one_spelling_per_code() {
+        // Every number maps to one value, and that value maps back to the same number: a known
+        // code never comes back as `Unknown`.
+        for code in (1..=40).chain([u32::MAX - 1, u32::MAX]) {
+            let e = Error::from_code(code).unwrap();
+            assert_eq!(e.code(), code);
+            let known = Error::ALL.iter().any(|k| k.code() == code);
+            assert_eq!(matches!(e, Error::Unknown(_)), !known, "{code}");
+        }
     }
 
     #[test]
     fn names_match_the_abi_table() {
-        // Spot checks against decisions/abi.md; the full comparison with the host lives in the
-        // drift test, which this crate cannot depend on.
+        // Spot checks against abi.md, "Error codes"; the full comparison with abi.md and the
+        // host lives in the drift test (tests/tests/abi_drift.rs), which this crate cannot
+        // depend on.
         assert_eq!(Error::InvalidHandle.name(), "invalid_handle");
         assert_eq!(Error::Utf8Error.name(), "utf8_error");
         assert_eq!(Error::TooManySessions.code(), 13);
@@ -276,7 +313,7 @@ mod tests {
             "header not found (wasi_experimental_http error 5)"
         );
         assert_eq!(
-            Error::Unknown(77).to_string(),
+            Error::from_code(77).unwrap().to_string(),
             "unknown error (wasi_experimental_http error 77)"
         );
     }

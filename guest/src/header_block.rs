@@ -3,6 +3,12 @@
 //!
 //! Requests carry one (built here by [`HeaderBlock`] without allocating), and
 //! `headers_get_all` returns one (split here by [`header_lines`]).
+//!
+//! The host parses request blocks with its own code (`encode_request_head` in
+//! `host/src/http1/request.rs`). The two stay separate on purpose: this crate is `no_std` wasm
+//! and the host crate a native library, and neither may depend on the other. abi.md, "Header
+//! blocks", is the grammar both follow; `tests/tests/header_block.rs` feeds what this encoder
+//! builds (and what it refuses) to the host and checks that they agree.
 
 use crate::Error;
 

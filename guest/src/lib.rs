@@ -15,7 +15,12 @@
 //!   `header_get` and `headers_get_all` — over the `http` 1.x types, so existing guests
 //!   compile after swapping the dependency.
 //!
-//! Below them, [`raw`] holds the imports themselves.
+//! Below them, two layers shaped like the `wasi`/`wasip1` crates:
+//!
+//! - [`checked`]: one safe function per host function, taking slices and returning
+//!   `Result<_, Error>`; the handle is the caller's to close.
+//! - [`raw`]: the imports themselves ([`raw::imports`], `unsafe`, documented with their
+//!   abi.md SYNOPSIS), the module name and the function list.
 //!
 //! # Example
 //!
@@ -48,8 +53,11 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
-//! Off wasm32 the imports are replaced by stubs that return [`Error::RuntimeError`], so code
-//! using this crate still compiles, links and unit-tests natively (see [`raw`]).
+//! Off wasm32 the imports are replaced by stubs that return [`Error::RuntimeError`]'s code, so
+//! code using this crate still compiles, links and unit-tests natively (see [`raw`]).
+//!
+//! abi.md at the root of this crate's repository is the normative specification of the ABI;
+//! the documentation here cites its sections by name.
 #![no_std]
 
 #[cfg(feature = "alloc")]
@@ -58,6 +66,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod checked;
 mod error;
 mod header_block;
 pub mod raw;
@@ -68,7 +77,7 @@ mod alloc_ext;
 #[cfg(feature = "http")]
 mod compat;
 
-pub use error::{Error, HeaderError, HttpError};
+pub use error::{Error, HeaderError, HttpError, UnknownCode};
 pub use header_block::{HeaderBlock, HeaderLines, header_lines};
 pub use response::{IncomingResponse, Request, send};
 

@@ -1,6 +1,7 @@
 //! The allocation-free request and response types.
 
-use crate::{Error, HeaderError, raw};
+use crate::raw::Handle;
+use crate::{Error, HeaderError, checked};
 
 /// An outgoing request, borrowed from the caller: nothing is copied or allocated.
 ///
@@ -76,7 +77,7 @@ impl<'a> Request<'a> {
 /// Any [`Error`] the host's `req` returns: a refused destination, a malformed request, a
 /// network or protocol failure, or [`Error::TooManySessions`] when too many responses are open.
 pub fn send(req: &Request<'_>) -> Result<IncomingResponse, Error> {
-    let (status, handle) = raw::req(
+    let (status, handle) = checked::req(
         req.url.as_bytes(),
         req.method.as_bytes(),
         req.headers,
@@ -91,7 +92,7 @@ pub fn send(req: &Request<'_>) -> Result<IncomingResponse, Error> {
 /// request (hosts limit how many responses a module may keep open).
 #[derive(Debug)]
 pub struct IncomingResponse {
-    handle: raw::Handle,
+    handle: Handle,
     status: u16,
 }
 
@@ -101,8 +102,9 @@ impl IncomingResponse {
         self.status
     }
 
-    /// The host handle, for calling [`raw`] functions directly. Still owned by `self`.
-    pub fn handle(&self) -> raw::Handle {
+    /// The host handle, for calling [`checked`] (or [`raw::imports`](crate::raw::imports))
+    /// functions directly. Still owned by `self`: do not close it.
+    pub fn handle(&self) -> Handle {
         self.handle
     }
 
@@ -114,7 +116,7 @@ impl IncomingResponse {
     /// otherwise the network or protocol error that stopped the body; the host repeats that
     /// error on every later call.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        raw::body_read(self.handle, buf)
+        checked::body_read(self.handle, buf)
     }
 
     /// Copies the value of header `name` into `buf` and returns its length. The name is
@@ -125,7 +127,7 @@ impl IncomingResponse {
     /// [`HeaderError::Other`] with [`Error::HeaderNotFound`] if there is no such field, or
     /// [`Error::InvalidEncoding`] if `name` is not a token.
     pub fn header(&self, name: &str, buf: &mut [u8]) -> Result<usize, HeaderError> {
-        raw::header_get(self.handle, name.as_bytes(), buf)
+        checked::header_get(self.handle, name.as_bytes(), buf)
     }
 
     /// Copies every received header field into `buf` as a header block (`name:value\n` per
@@ -135,7 +137,7 @@ impl IncomingResponse {
     /// # Errors
     /// [`HeaderError::BufferTooSmall`] with the needed length if the block does not fit.
     pub fn headers(&self, buf: &mut [u8]) -> Result<usize, HeaderError> {
-        raw::headers_get_all(self.handle, buf)
+        checked::headers_get_all(self.handle, buf)
     }
 
     /// Closes the handle now and reports the host's answer (dropping closes too, silently).
@@ -143,7 +145,7 @@ impl IncomingResponse {
         let handle = self.handle;
         // Forgetting `self` skips `Drop`, which would close the handle a second time.
         core::mem::forget(self);
-        raw::close(handle)
+        checked::close(handle)
     }
 }
 
@@ -151,7 +153,7 @@ impl Drop for IncomingResponse {
     fn drop(&mut self) {
         // The host closes any open handle successfully; an error could only mean the handle is
         // already gone, and there is nobody to report it to.
-        let _ = raw::close(self.handle);
+        let _ = checked::close(self.handle);
     }
 }
 

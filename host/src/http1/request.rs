@@ -76,6 +76,10 @@ fn decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
+// The guest crate builds these blocks with its own encoder (`HeaderBlock`,
+// guest/src/header_block.rs). They stay separate on purpose: the guest crate is no_std wasm and
+// this one a native library, and neither may depend on the other. abi.md, "Header blocks", is
+// the grammar both follow; tests/tests/header_block.rs checks the two against each other.
 /// Validates the guest's header block and serializes the request head. `authority` is the
 /// `Host` value (`host[:port]`), `path_and_query` the origin-form request-target.
 ///
