@@ -2,7 +2,7 @@
 //! and the value it decides on is the value the transport connects to: no parser differential.
 //!
 //! Why by hand: the `url` crate implements WHATWG URLs with IDNA (a large dependency tree) and
-//! is deliberately lenient; this host accepts a small, strict subset (see `abi.md`, "URLs").
+//! is deliberately lenient; this host accepts a small, strict subset (see `abi.md`, "Request URLs").
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -89,7 +89,7 @@ pub(crate) struct Target {
     pub(crate) path_and_query: String,
 }
 
-/// Parses a request URL (`abi.md`, "URLs").
+/// Parses a request URL (`abi.md`, "Request URLs").
 /// The length limit is the caller's: it is checked on the raw bytes, before UTF-8
 /// (`abi.md`, "Order of checks").
 pub(crate) fn parse_url(url: &str) -> Result<Target, UrlError> {

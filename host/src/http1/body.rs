@@ -328,7 +328,7 @@ impl Chunk {
                     cr,
                     line_len,
                 } => {
-                    // The limit is on the line without its CRLF (abi.md, "Chunked").
+                    // The limit is on the line without its CRLF (abi.md, "Responses").
                     if b != b'\r' && b != b'\n' {
                         *line_len += 1;
                     }

@@ -153,7 +153,7 @@ impl ResponseHead {
     }
 
     /// Every field line as `name:value\n`, in the order received, names lowercase: the
-    /// header-block encoding of `abi.md` ("Header block"), as `headers_get_all` returns it.
+    /// header-block encoding of `abi.md` ("Header blocks"), as `headers_get_all` returns it.
     pub(crate) fn header_block(&self) -> Vec<u8> {
         let len = self
             .fields

@@ -1,4 +1,4 @@
-//! Request validation and serialization: `abi.md`, "Header block" and "What the host sends".
+//! Request validation and serialization: `abi.md`, "Header blocks" and "What the host sends".
 
 use super::{is_field_value_byte, is_tchar, trim_ows};
 use std::fmt;
@@ -10,7 +10,7 @@ pub(crate) enum RequestError {
     Method,
     /// The header block is malformed (the text says how).
     HeaderBlock(&'static str),
-    /// The guest named a header the host owns (`abi.md`, "Request headers the host owns").
+    /// The guest named a header the host owns (`abi.md`, "Header blocks").
     ForbiddenHeader(String),
 }
 
@@ -216,7 +216,7 @@ mod tests {
         }
     }
 
-    /// `abi.md`, "Header block": names are tokens (RFC 9110 §5.1), values have no CR, LF, NUL
+    /// `abi.md`, "Header blocks": names are tokens (RFC 9110 §5.1), values have no CR, LF, NUL
     /// or other control byte (RFC 9110 §5.5), every line has a colon.
     #[test]
     fn malformed_header_blocks() {
@@ -239,7 +239,7 @@ mod tests {
         }
     }
 
-    /// `abi.md`, "Request headers the host owns": `Host` other than the URL's authority, a
+    /// `abi.md`, "Header blocks": `Host` other than the URL's authority, a
     /// `Content-Length` other than the body's, framing and hop-by-hop fields (RFC 9110 §7.6.1,
     /// RFC 9112 §6) are refused with the name the guest wrote.
     #[test]
