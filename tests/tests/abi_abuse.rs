@@ -493,7 +493,7 @@ fn method_of_64_token_bytes_is_sent_verbatim() {
     );
 }
 
-// abi.md "Header block": a value with CR, NUL or another CTL, a name that is not a token or
+// abi.md "Header blocks": a value with CR, NUL or another CTL, a name that is not a token or
 // has whitespace before ':', or a line without ':' is invalid_encoding (9); this is what stops
 // request smuggling through header values. Nothing is sent.
 #[test]
@@ -529,7 +529,7 @@ fn ctl_bytes_and_bad_names_in_header_block_are_invalid_encoding_and_send_nothing
     server.assert_untouched();
 }
 
-// abi.md "URL rules": CR, LF, NUL, space, HTAB and non-ASCII in the URL are invalid_url (10);
+// abi.md "Request URLs": CR, LF, NUL, space, HTAB and non-ASCII in the URL are invalid_url (10);
 // nothing is sent.
 #[test]
 fn ctl_and_space_in_url_are_invalid_url_and_send_nothing() {
@@ -608,7 +608,7 @@ fn header_get_name_errors() {
     );
 }
 
-// abi.md "Header block": a non-ASCII UTF-8 value has no CTL and is valid UTF-8, so it is
+// abi.md "Header blocks": a non-ASCII UTF-8 value has no CTL and is valid UTF-8, so it is
 // sent as is (a positive control for the CTL test above).
 #[test]
 fn header_value_with_non_ascii_utf8_is_sent_verbatim() {
@@ -729,7 +729,7 @@ fn matching_host_and_content_length_are_accepted_and_not_duplicated() {
 // abi.md "Host-owned request headers": Content-Length is accepted "only if its value is one or
 // more ASCII digits whose number equals body_len" — the number, not its canonical spelling, so
 // leading zeros are fine (RFC 9110 §8.6: 1*DIGIT). It is then dropped and the host sends its
-// own canonical value once. (Review finding 10: "05" for a 5-byte body was 34.) A value that
+// own canonical value once, so "05" for a 5-byte body is accepted, not 34. A value that
 // is not all digits, or whose number only matches after wrapping around 2^64, is still 34.
 #[test]
 fn guest_content_length_is_compared_as_a_number() {

@@ -1,4 +1,4 @@
-//! Binary compatibility (design.md §1, abi.md "Compatibility with the 0.10 ABI"): a guest built
+//! Binary compatibility (abi.md "Compatibility with the 0.10 ABI"): a guest built
 //! against the crates.io `wasi-experimental-http` 0.10.0, which nobody here wrote, runs
 //! unchanged on this host.
 //!

@@ -335,8 +335,8 @@ fn truncated_chunked_body_is_response_incomplete() {
 // abi.md body_read ERRORS and "Truncation is an error" (RFC 9112 §6.3, §8): a connection that
 // ends before the framed end, "EOF or reset", is response_incomplete (24); abi.md body_read
 // NOTES: connection_terminated (18) cannot come from body_read. The server closes with request
-// bytes unread, so the kernel sends a TCP RST instead of a FIN (review finding 3: the host
-// returned 18 for the reset). The bytes before the reset are delivered first, then the sticky
+// bytes unread, so the kernel sends a TCP RST instead of a FIN; this guards against returning
+// 18 for a reset. The bytes before the reset are delivered first, then the sticky
 // error.
 #[test]
 fn reset_in_the_middle_of_a_body_is_response_incomplete() {
@@ -399,8 +399,8 @@ fn transfer_encoding_with_content_length_is_malformed() {
 // abi.md "Body length" rules 2-4 (RFC 9112 §6.1, §6.3 rule 3): a Transfer-Encoding field is
 // present even when its value is empty. With Content-Length it is response_malformed (32), the
 // ambiguity request smuggling relies on; in HTTP/1.0 it is 32; alone, an empty list is not
-// exactly `chunked`, so 33. (Review finding 9: the empty field was ignored and the
-// Content-Length body accepted.)
+// exactly `chunked`, so 33. This guards against ignoring the empty field and accepting the
+// Content-Length body.
 #[test]
 fn empty_transfer_encoding_field_counts_as_present() {
     for wire in [

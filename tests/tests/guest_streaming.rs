@@ -1,5 +1,5 @@
 //! Response bodies stream: a 1 GiB body passes through `body_read` into the `fetch` guest while
-//! host memory stays bounded (design.md §2 "Streaming"; abi.md body_read NOTES).
+//! host memory stays bounded (abi.md "Overview" guarantees and body_read NOTES).
 //!
 //! A file of its own: the memory bound is measured on this process's peak RSS, which other tests
 //! running in parallel threads of the same process would disturb.
@@ -39,10 +39,10 @@ fn expected_fnv(len: u64) -> Fnv1a64 {
     fnv
 }
 
-// design.md §2 "Streaming" / abi.md body_read NOTES: a 1 GiB Content-Length body is delivered
-// byte-exact (count and FNV-1a of a pattern the server generates on the fly, compared with the
-// same generator here) while the process's peak RSS grows by less than 64 MiB: nothing
-// buffers the body, on either side of the ABI.
+// abi.md "Overview" ("host memory per open response is bounded") and body_read NOTES: a 1 GiB
+// Content-Length body is delivered byte-exact (count and FNV-1a of a pattern the server
+// generates on the fly, compared with the same generator here) while the process's peak RSS
+// grows by less than 64 MiB: nothing buffers the body, on either side of the ABI.
 #[test]
 fn one_gib_body_streams_through_body_read_in_bounded_memory() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

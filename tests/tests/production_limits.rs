@@ -138,7 +138,7 @@ fn chunk_size_line_too_long_is_28_with_default_limits() {
 // abi.md "Chunked" and the limits table: "the line without its terminator MUST fit the chunk
 // line limit, else 28" (RFC 9112 §7.1: the CRLF ends the line, it is not part of the size or
 // its extensions). A line of exactly the limit passes, CRLF or bare LF after it; one byte more
-// is 28. (Review finding 8: the CRLF was counted, so a line of exactly the limit gave 28.)
+// is 28. This guards against counting the CRLF, which made a line of exactly the limit 28.
 #[test]
 fn chunk_line_of_exactly_the_limit_passes_and_one_more_is_28() {
     let limits = Limits {

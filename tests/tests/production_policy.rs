@@ -273,8 +273,8 @@ fn ipv6_literal_origin() {
 // abi.md Request URLs rule 7: an IPv4-mapped IPv6 literal `[::ffff:a.b.c.d]` *is* the IPv4
 // address a.b.c.d "from here on (allow-list, Host, connect), so no entry can be sidestepped by
 // spelling an address the other way" (RFC 4291 §2.5.5.2). A deny entry for 127.0.0.1 also
-// refuses the mapped spelling, and the other way round (review finding 5: the mapped spelling
-// got a 200 from the denied address); an allow entry for 127.0.0.1 admits the mapped spelling,
+// refuses the mapped spelling (which must not get a 200 from the denied address), and the other
+// way round; an allow entry for 127.0.0.1 admits the mapped spelling,
 // which is then sent and connected as 127.0.0.1.
 #[test]
 fn ipv4_mapped_literal_is_the_ipv4_address_for_the_allow_list() {

@@ -111,7 +111,7 @@ fn assert_not_reused(tls: bool, stray: Stray) {
 
 // Over TLS, stray bytes decoded together with the body's end stay inside rustls's plaintext
 // buffer, out of sight of a check that looks only at the host's own buffer and the TCP socket:
-// such a connection must not be pooled (review finding 2: the next GET received `forged`).
+// such a connection must not be pooled, or the next GET receives those bytes (`forged`).
 // Stray bytes arriving as a later record while the connection is idle are noticed when it is
 // taken: it is dropped, and the request goes out on a fresh connection.
 #[test]

@@ -51,7 +51,7 @@ fn get_body(p: &mut Proxy, url: &str) -> Result<(u16, String), i32> {
     Ok((status, String::from_utf8(body).unwrap()))
 }
 
-// design.md §2 transport: TLS verifies the server against the roots the embedder added; the
+// abi.md "TLS": TLS verifies the server against the roots the embedder added; the
 // request then travels inside TLS unchanged.
 #[test]
 fn https_with_added_root_verifies_host_name() {
@@ -153,8 +153,9 @@ fn test_ca_is_not_trusted_unless_added() {
     assert_code(c, E::TlsCertificateError, "CA not added");
 }
 
-// design.md §2: https:// means TLS or nothing. A plaintext HTTP server (which answers the
-// ClientHello with an HTTP 400) is tls_protocol_error (20), never a plaintext fallback.
+// abi.md "TLS": https:// means TLS or nothing ("There is no fallback"). A plaintext HTTP
+// server (which answers the ClientHello with an HTTP 400) is tls_protocol_error (20), never a
+// plaintext fallback.
 #[test]
 fn https_to_plain_http_server_is_tls_protocol_error() {
     let ca = TestCa::new();
@@ -166,8 +167,8 @@ fn https_to_plain_http_server_is_tls_protocol_error() {
     assert!(server.requests().is_empty(), "a plaintext request was sent");
 }
 
-// design.md §2: the embedder's PEM bundle must contain a certificate; garbage is a
-// configuration error at construction, not a silent "trust nothing".
+// abi.md "TLS" (roots the embedder added): the embedder's PEM bundle must contain a
+// certificate; garbage is a configuration error at construction, not a silent "trust nothing".
 #[test]
 fn root_pem_without_certificates_is_a_config_error() {
     assert!(
@@ -488,7 +489,7 @@ fn req_against_dripped_handshake(timeouts: Timeouts) -> (i32, Instant) {
 // abi.md "Timeouts and limits": the overall deadline bounds *every* network wait of the
 // request, the TLS handshake included (23, deadline_exceeded). rustls reads a whole record
 // inside one call; a server dripping that record a byte per 50 ms must not stretch the call
-// past the deadline (review finding 1: it took the server's 6 s instead of 1.5 s).
+// past the deadline: the call ends at the 1.5 s deadline, not after the server's 6 s.
 #[test]
 fn dripped_handshake_record_is_bounded_by_the_total_deadline() {
     let total = Duration::from_millis(1500);
@@ -541,8 +542,8 @@ fn dripped_response_head_record_is_bounded_by_the_response_header_timeout() {
 
 // abi.md "Timeouts and limits": the overall deadline runs "from entry into req to the framed
 // end", so it bounds body_read too (23). The head arrives at once; the body is one TLS record
-// dripped a byte per 50 ms, which rustls would otherwise wait out inside one read (review
-// finding 1: 6.2 s with a 1.5 s deadline).
+// dripped a byte per 50 ms, which rustls would otherwise wait out inside one read (about
+// 6.2 s with a 1.5 s deadline).
 #[test]
 fn dripped_body_record_is_bounded_by_the_total_deadline() {
     let ca = TestCa::new();
@@ -584,7 +585,7 @@ fn dripped_body_record_is_bounded_by_the_total_deadline() {
 // abi.md error table, 18: "the peer closed ... before the first response byte arrived" is
 // connection_terminated. Over TLS a TCP close without close_notify is how that looks (rustls
 // reports it as an unexpected EOF); it is not a truncated response (24), since no response
-// byte came (review finding 4).
+// byte came.
 #[test]
 fn tls_close_without_close_notify_before_any_response_byte_is_connection_terminated() {
     let ca = TestCa::new();
@@ -641,8 +642,7 @@ fn pooled_tls_eof_server(
 
 // abi.md "Connection reuse and retries": a request on a pooled connection that fails before any
 // response byte ("write failure, EOF or reset") with an idempotent method is retried once on a
-// fresh connection. A TLS EOF without close_notify is such an EOF (review finding 4: the host
-// returned 24 and did not retry).
+// fresh connection. A TLS EOF without close_notify is such an EOF: not 24, and retried.
 #[test]
 fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
     let ca = TestCa::new();
@@ -715,8 +715,8 @@ fn tls_close_without_close_notify_on_a_pooled_connection_fails_a_post_with_18() 
 
 // abi.md Request URLs rule 11 and "Order of checks": an https host name rustls cannot verify a
 // certificate for (a label starting or ending with `-`, which RFC 1123 forbids and rustls
-// `ServerName` rejects) is invalid_url (10) *before* resolution or connection (review finding
-// 7: it was resolved and connected first). Rule 5 still allows such labels for http.
+// `ServerName` rejects) is invalid_url (10) *before* resolution or connection: it is neither
+// resolved nor connected. Rule 5 still allows such labels for http.
 #[test]
 fn https_name_rustls_cannot_verify_is_invalid_url_before_dns_and_connect() {
     let ca = TestCa::new();
