@@ -3,8 +3,14 @@
 //!
 //! Nothing here touches the internet: every server binds a loopback address and every
 //! `HttpCtx` the tests build admits only those.
-// A panic in the harness is a test failure with a message, which is what a harness wants.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml's allow-*-in-tests covers only `#[test]` and `#[cfg(test)]` code, not this
+// library that the test binaries link.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "harness code: a panic is a test failure with a message, which is what a harness wants"
+)]
 
 pub mod abi;
 pub mod guests;

@@ -8,9 +8,6 @@
 //! nginx is a required test dependency: when it is missing, [`Nginx::start`] panics so the
 //! suite fails rather than silently skipping the interop tests (`.ci/run` installs it).
 
-// Test support: a panic is the right way to report a broken fixture.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};

@@ -4,8 +4,6 @@
 //! Common expectations, checked by the `e2e::abi::Proxy` helpers on every call: no trap; on an
 //! error return no output location is written (outputs are pre-filled with 0xAA); outputs are
 //! little-endian at unaligned addresses.
-// Test code: a panic is a failed assertion, and indexes are into fixtures the test built.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e::abi::{
     BUF_MAX, BUF_PTR, HANDLE_PTR, NAME_PTR, NO_MEMORY_WAT, POISON, Proxy, STATUS_PTR, WRITTEN_PTR,

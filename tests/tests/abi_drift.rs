@@ -1,8 +1,14 @@
 //! Drift guard (abi.md, introduction): the functions and codes written in `abi.md` are
 //! exactly those the host registers and the guest crate imports, with the signatures abi.md
 //! documents.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
+              allow-*-in-tests does not cover: a panic there is a failed test"
+)]
 
 use std::path::Path;
 

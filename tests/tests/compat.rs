@@ -5,8 +5,6 @@
 //! `compat` prints `status: N`, `content-type: V`, `headers: N`, `body: TEXT` (get/post),
 //! `status`/`body` (send), `open I: ok N|err E` and `read I: N|err E` (multi), or `error: E`
 //! with exit code 1.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};

@@ -1,7 +1,5 @@
 //! The shipped examples run as documented: `post-echo` (the 0.10 README's code, unchanged) and
 //! `minimal-get` (the no_std size floor).
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e::ctx_allowing;
 use e2e::guests::guest_wasm;

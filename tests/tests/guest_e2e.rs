@@ -4,8 +4,6 @@
 //!
 //! `fetch` prints `status: N`, `header NAME: V`, `headers:` + block, `body: TEXT`,
 //! `body-bytes: N`, `body-fnv: HEX`, or `error: STAGE CODE NAME` with exit code 1.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

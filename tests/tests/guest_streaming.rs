@@ -3,8 +3,6 @@
 //!
 //! A file of its own: the memory bound is measured on this process's peak RSS, which other tests
 //! running in parallel threads of the same process would disturb.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +22,10 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const MAX_GROWTH_KIB: u64 = 64 * 1024;
 
 /// A field of /proc/self/status, in KiB.
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     status

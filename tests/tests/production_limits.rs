@@ -4,8 +4,13 @@
 //! Limits are lowered in most tests so the offending messages stay small; the field-count and
 //! chunk-line tests use the defaults to check those too.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
+              allow-*-in-tests does not cover: a panic there is a failed test"
+)]
 
 use std::io::Write;
 use std::net::{Shutdown, TcpListener};

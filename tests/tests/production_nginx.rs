@@ -4,8 +4,13 @@
 //! starts its own nginx so the access log (`$connection $connection_requests ...`) holds only
 //! its own requests, which is how connection reuse is proven from the server's side.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
+              allow-*-in-tests does not cover: a panic there is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -5,9 +5,6 @@
 //! reach a local echo server without DNS. Whether a request was admitted is observable twice:
 //! the guest's error code (7 = destination_not_allowed) and whether the server saw a connection.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -26,6 +23,10 @@ type Seen = Arc<Mutex<Vec<String>>>;
 
 /// A context admitting `entries` whose resolver maps every name to 127.0.0.1 (the host
 /// connects to the URL's port whatever port a resolver answers with).
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn ctx_full(entries: &[&str], policy: AddressPolicy) -> (HttpCtx, Seen) {
     let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);

@@ -7,8 +7,13 @@
 //! beyond it". RFC 9112 §9.3 / §11.2: a client that reads past one response into the next
 //! desynchronises requests from responses (response splitting / smuggling).
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
+              allow-*-in-tests does not cover: a panic there is a failed test"
+)]
 
 use std::thread;
 use std::time::Duration;

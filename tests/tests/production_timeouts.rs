@@ -4,9 +4,6 @@
 //! The guest is the `fetch` test program; its module is compiled before any clock starts so the
 //! measured time is the host's, not Cranelift's.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,6 +35,10 @@ const RELAXED: Timeouts = Timeouts {
     total: Duration::from_secs(10),
 };
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn ctx(origin: &str, timeouts: Timeouts) -> HttpCtx {
     HttpCtx::builder()
         .allowed_hosts([origin])

@@ -3,8 +3,14 @@
 //! observed it; then servers misbehaving below HTTP (dripped TLS records against the deadlines,
 //! a TCP close without close_notify, names rustls cannot verify). The CA and leaves are
 //! generated per run (e2e::tls).
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
+              allow-*-in-tests does not cover: a panic there is a failed test"
+)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
