@@ -408,15 +408,21 @@ fn raw_server(
     (port, worker)
 }
 
-/// The server side of a TLS connection on `sock`; the handshake runs on first use.
-fn tls_accept(
-    cfg: &Arc<rustls::ServerConfig>,
-    sock: TcpStream,
-) -> rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
-    rustls::StreamOwned::new(
-        rustls::ServerConnection::new(Arc::clone(cfg)).unwrap(),
-        sock,
-    )
+/// The server side of a TLS connection; the handshake runs on first use.
+type TlsStream = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// [`raw_server`] over TLS with `ca`'s `localhost` certificate: `serve(i, stream)` gets the
+/// server side of each connection.
+fn tls_server(
+    ca: &TestCa,
+    conns: usize,
+    serve: impl Fn(usize, &mut TlsStream) + Send + 'static,
+) -> (u16, thread::JoinHandle<()>) {
+    let cfg = ca.localhost_config();
+    raw_server(conns, move |i, sock| {
+        let conn = rustls::ServerConnection::new(Arc::clone(&cfg)).unwrap();
+        serve(i, &mut rustls::StreamOwned::new(conn, sock));
+    })
 }
 
 /// Reads one request head (through the blank line) of decrypted bytes; what it got so far if
@@ -446,7 +452,7 @@ fn drip(sock: &mut TcpStream, bytes: &[u8]) {
 }
 
 /// The TLS records carrying `plain`, encrypted by `s` but not yet sent.
-fn seal(s: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>, plain: &[u8]) -> Vec<u8> {
+fn seal(s: &mut TlsStream, plain: &[u8]) -> Vec<u8> {
     s.conn.writer().write_all(plain).unwrap();
     let mut wire = Vec::new();
     while s.conn.wants_write() {
@@ -522,11 +528,9 @@ fn dripped_handshake_record_is_bounded_by_the_response_header_timeout() {
 #[test]
 fn dripped_response_head_record_is_bounded_by_the_response_header_timeout() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        read_head(&mut s);
-        let wire = seal(&mut s, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        read_head(s);
+        let wire = seal(s, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         drip(&mut s.sock, &wire);
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -553,15 +557,13 @@ fn dripped_response_head_record_is_bounded_by_the_response_header_timeout() {
 #[test]
 fn dripped_body_record_is_bounded_by_the_total_deadline() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        read_head(&mut s);
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        read_head(s);
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
             .unwrap();
         s.flush().unwrap();
         thread::sleep(Duration::from_millis(100));
-        let wire = seal(&mut s, &[b'x'; 100]);
+        let wire = seal(s, &[b'x'; 100]);
         drip(&mut s.sock, &wire);
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -595,11 +597,9 @@ fn dripped_body_record_is_bounded_by_the_total_deadline() {
 #[test]
 fn tls_close_without_close_notify_before_any_response_byte_is_connection_terminated() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
     let (heads_tx, heads) = mpsc::channel();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        heads_tx.send(read_head(&mut s)).unwrap();
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        heads_tx.send(read_head(s)).unwrap();
         s.sock.shutdown(Shutdown::Both).unwrap();
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -623,38 +623,42 @@ fn pooled_tls_eof_server(
     ca: &TestCa,
     conns: usize,
 ) -> (u16, thread::JoinHandle<()>, mpsc::Receiver<String>) {
-    let cfg = ca.localhost_config();
     let (tx, rx) = mpsc::channel();
-    let (port, server) = raw_server(conns, move |i, sock| {
-        let mut s = tls_accept(&cfg, sock);
+    let (port, server) = tls_server(ca, conns, move |i, s| {
         let line = |h: String| h.lines().next().unwrap_or_default().to_string();
-        tx.send(format!("{i} {}", line(read_head(&mut s)))).unwrap();
+        tx.send(format!("{i} {}", line(read_head(s)))).unwrap();
         if i == 0 {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none")
                 .unwrap();
             s.flush().unwrap();
-            tx.send(format!("{i} {}", line(read_head(&mut s)))).unwrap();
+            tx.send(format!("{i} {}", line(read_head(s)))).unwrap();
             s.sock.shutdown(Shutdown::Both).unwrap();
         } else {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree")
                 .unwrap();
             s.flush().unwrap();
             // Leave the connection open until the client is done with it.
-            let _ = read_head(&mut s);
+            let _ = read_head(s);
         }
     });
     (port, server, rx)
 }
 
-// abi.md "Connection reuse and retries": a request on a pooled connection that fails before any
-// response byte ("write failure, EOF or reset") with an idempotent method is retried once on a
-// fresh connection. A TLS EOF without close_notify is such an EOF: not 24, and retried.
-#[test]
-fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
-    let ca = TestCa::new();
-    let (port, server, seen) = pooled_tls_eof_server(&ca, 2);
+/// Starts [`pooled_tls_eof_server`] with `conns` connections and a proxy trusting `ca`, GETs
+/// `/1` (`one`) and checks that its connection went back to the pool. Returns the origin, the
+/// proxy, the server thread and the request lines read.
+fn pooled_tls_eof_setup(
+    ca: &TestCa,
+    conns: usize,
+) -> (
+    String,
+    Proxy,
+    thread::JoinHandle<()>,
+    mpsc::Receiver<String>,
+) {
+    let (port, server, seen) = pooled_tls_eof_server(ca, conns);
     let origin = format!("https://127.0.0.1:{port}");
-    let mut p = proxy_trusting(&ca, &origin);
+    let mut p = proxy_trusting(ca, &origin);
     assert_eq!(
         get_body(&mut p, &format!("{origin}/1")),
         Ok((200, "one".to_string()))
@@ -664,6 +668,16 @@ fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
         1,
         "first connection pooled"
     );
+    (origin, p, server, seen)
+}
+
+// abi.md "Connection reuse and retries": a request on a pooled connection that fails before any
+// response byte ("write failure, EOF or reset") with an idempotent method is retried once on a
+// fresh connection. A TLS EOF without close_notify is such an EOF: not 24, and retried.
+#[test]
+fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
+    let ca = TestCa::new();
+    let (origin, mut p, server, seen) = pooled_tls_eof_setup(&ca, 2);
     assert_eq!(
         get_body(&mut p, &format!("{origin}/2")),
         Ok((200, "three".to_string()))
@@ -689,18 +703,7 @@ fn tls_close_without_close_notify_on_a_pooled_connection_fails_a_post_with_18() 
     let ca = TestCa::new();
     // One connection only: the port is closed once it ends, so a wrong retry would show as
     // connection_refused (16) rather than hang.
-    let (port, server, seen) = pooled_tls_eof_server(&ca, 1);
-    let origin = format!("https://127.0.0.1:{port}");
-    let mut p = proxy_trusting(&ca, &origin);
-    assert_eq!(
-        get_body(&mut p, &format!("{origin}/1")),
-        Ok((200, "one".to_string()))
-    );
-    assert_eq!(
-        p.inst.ctx().idle_connections(),
-        1,
-        "first connection pooled"
-    );
+    let (origin, mut p, server, seen) = pooled_tls_eof_setup(&ca, 1);
     let got = p
         .req(&format!("{origin}/2"), "POST", "", b"data")
         .unwrap_err();
