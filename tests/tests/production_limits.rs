@@ -208,26 +208,19 @@ fn chunked_body_growing_past_max_response_body_is_29() {
 
 #[test]
 fn request_body_too_large_is_30_and_nothing_is_sent() {
-    let server = TestServer::echo();
-    let url = server.url("/upload");
+    let post = |server: &TestServer, body: &str| {
+        run_guest(
+            &fetch_wasm(),
+            ctx(&server.origin(), small_limits()),
+            &["POST", &server.url("/upload"), "--body", body],
+        )
+    };
 
     let at_limit = "p".repeat(100);
-    let out = run_guest(
-        &fetch_wasm(),
-        ctx(&server.origin(), small_limits()),
-        &["POST", &url, "--body", &at_limit],
-    );
-    out.assert_body(200, at_limit.as_bytes());
+    post(&TestServer::echo(), &at_limit).assert_body(200, at_limit.as_bytes());
 
     let server = TestServer::echo();
-    let url = server.url("/upload");
-    let over = "p".repeat(101);
-    let out = run_guest(
-        &fetch_wasm(),
-        ctx(&server.origin(), small_limits()),
-        &["POST", &url, "--body", &over],
-    );
-    out.assert_error(ErrorCode::RequestBodyTooLarge, &["req"]);
+    post(&server, &"p".repeat(101)).assert_error(ErrorCode::RequestBodyTooLarge, &["req"]);
     server.assert_untouched();
 }
 
