@@ -69,3 +69,18 @@ where
 {
     ctx_builder(origins).build().expect("valid test HttpCtx")
 }
+
+/// [`ctx_allowing`] with [`test_timeouts`] changed by `adjust`, for tests that shorten (or
+/// lengthen) one budget.
+pub fn ctx_allowing_with_timeouts<I, S>(origins: I, adjust: impl FnOnce(&mut Timeouts)) -> HttpCtx
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut timeouts = test_timeouts();
+    adjust(&mut timeouts);
+    ctx_builder(origins)
+        .timeouts(timeouts)
+        .build()
+        .expect("valid test HttpCtx")
+}

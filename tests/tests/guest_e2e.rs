@@ -14,8 +14,8 @@ use e2e::abi::{Proxy, assert_code};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Reply, TestServer};
-use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx, Timeouts};
+use e2e::{ctx_allowing, ctx_allowing_with_timeouts, ctx_builder};
+use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx};
 
 fn fetch(ctx: HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&guest_wasm("tests/guests", "fetch"), ctx, args)
@@ -237,13 +237,8 @@ fn head_204_and_304_have_no_body() {
         let server = TestServer::scripted(vec![Reply::raw(format!(
             "HTTP/1.1 {status}\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n"
         ))]);
-        let ctx = ctx_builder([server.origin()])
-            .timeouts(Timeouts {
-                idle: Duration::from_secs(2),
-                ..e2e::test_timeouts()
-            })
-            .build()
-            .unwrap();
+        let ctx =
+            ctx_allowing_with_timeouts([server.origin()], |t| t.idle = Duration::from_secs(2));
         let out = fetch(ctx, &[method, &server.url("/")]);
         assert_body(&out, "");
         assert_eq!(out.line_value("status: "), Some(&status[..3]), "{out}");
@@ -613,13 +608,9 @@ fn name_resolving_to_loopback_is_destination_ip_prohibited() {
 #[test]
 fn silent_server_is_response_header_timeout() {
     let server = TestServer::scripted(vec![Reply::new().sleep(Duration::from_secs(30))]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            response_header: Duration::from_millis(500),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| {
+        t.response_header = Duration::from_millis(500)
+    });
     let start = std::time::Instant::now();
     let out = fetch(ctx, &["GET", &server.url("/")]);
     out.assert_error(E::ResponseHeaderTimeout, &["req"]);
@@ -637,13 +628,8 @@ fn stalled_body_is_idle_timeout() {
         Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
             .sleep(Duration::from_secs(30)),
     ]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            idle: Duration::from_millis(500),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx =
+        ctx_allowing_with_timeouts([server.origin()], |t| t.idle = Duration::from_millis(500));
     let out = fetch(ctx, &["GET", &server.url("/")]);
     out.assert_error(E::IdleTimeout, &["body"]);
 }

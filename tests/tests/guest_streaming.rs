@@ -6,11 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::ctx_builder;
+use e2e::ctx_allowing_with_timeouts;
 use e2e::guests::guest_wasm;
 use e2e::run::{load_module, run_module};
 use e2e::server::{Fnv1a64, Reply, TestServer, pattern_for_each};
-use wasi_experimental_http_wasmtime::Timeouts;
 
 const GIB: u64 = 1 << 30;
 
@@ -51,13 +50,7 @@ fn one_gib_body_streams_through_body_read_in_bounded_memory() {
     let server = TestServer::scripted(vec![
         Reply::raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {GIB}\r\n\r\n")).pattern(GIB),
     ]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            total: Duration::from_secs(600),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| t.total = Duration::from_secs(600));
     // Everything that allocates for its own reasons happens before the measurement starts.
     let module = load_module(&guest_wasm("tests/guests", "fetch"));
     let want_fnv = expected_fnv(GIB);
@@ -106,13 +99,7 @@ fn large_chunked_body_streams_byte_exact() {
     }
     reply = reply.send("0\r\n\r\n");
     let server = TestServer::scripted(vec![reply]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            total: Duration::from_secs(300),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| t.total = Duration::from_secs(300));
     let mut fnv = Fnv1a64::default();
     for _ in 0..CHUNKS {
         pattern_for_each(CHUNK, |b| fnv.update(b));
