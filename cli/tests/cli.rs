@@ -1,12 +1,11 @@
 //! The `wasmtime-http` binary run as a process on hand-written WAT modules: exit statuses,
 //! `--invoke`, argv/env, and that the HTTP options reach the host. Loopback only.
 
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
-    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
-              allow-*-in-tests does not cover: a panic there is a failed test"
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
 use std::io::{Read, Write};

@@ -4,12 +4,11 @@
 //! Limits are lowered in most tests so the offending messages stay small; the field-count and
 //! chunk-line tests use the defaults to check those too.
 
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
-              allow-*-in-tests does not cover: a panic there is a failed test"
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
 use std::io::Write;

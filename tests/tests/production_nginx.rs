@@ -4,12 +4,12 @@
 //! starts its own nginx so the access log (`$connection $connection_requests ...`) holds only
 //! its own requests, which is how connection reuse is proven from the server's side.
 
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
-              allow-*-in-tests does not cover: a panic there is a failed test"
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -7,12 +7,10 @@
 //! beyond it". RFC 9112 §9.3 / §11.2: a client that reads past one response into the next
 //! desynchronises requests from responses (response splitting / smuggling).
 
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
-              allow-*-in-tests does not cover: a panic there is a failed test"
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
 use std::thread;

@@ -4,12 +4,11 @@
 //! a TCP close without close_notify, names rustls cannot verify). The CA and leaves are
 //! generated per run (e2e::tls).
 
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::indexing_slicing,
-    reason = "helpers outside #[test] (servers, fixtures, parsers), which clippy.toml's \
-              allow-*-in-tests does not cover: a panic there is a failed test"
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
 use std::io::{Read, Write};
