@@ -1,8 +1,12 @@
 //! The `wasmtime-http` binary run as a process on hand-written WAT modules: exit statuses,
 //! `--invoke`, argv/env, and that the HTTP options reach the host. Loopback only.
 
-// Test code: a failed unwrap is a failed test, which is what we want.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,8 +3,14 @@
 //!
 //! Nothing here touches the internet: every server binds a loopback address and every
 //! `HttpCtx` the tests build admits only those.
-// A panic in the harness is a test failure with a message, which is what a harness wants.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml's allow-*-in-tests covers only `#[test]` and `#[cfg(test)]` code, not this
+// library that the test binaries link.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "harness code: a panic is a test failure with a message, which is what a harness wants"
+)]
 
 pub mod abi;
 pub mod guests;
@@ -62,4 +68,19 @@ where
     S: Into<String>,
 {
     ctx_builder(origins).build().expect("valid test HttpCtx")
+}
+
+/// [`ctx_allowing`] with [`test_timeouts`] changed by `adjust`, for tests that shorten (or
+/// lengthen) one budget.
+pub fn ctx_allowing_with_timeouts<I, S>(origins: I, adjust: impl FnOnce(&mut Timeouts)) -> HttpCtx
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut timeouts = test_timeouts();
+    adjust(&mut timeouts);
+    ctx_builder(origins)
+        .timeouts(timeouts)
+        .build()
+        .expect("valid test HttpCtx")
 }

@@ -8,9 +8,6 @@
 //! nginx is a required test dependency: when it is missing, [`Nginx::start`] panics so the
 //! suite fails rather than silently skipping the interop tests (`.ci/run` installs it).
 
-// Test support: a panic is the right way to report a broken fixture.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
@@ -19,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::server::wait_for_len;
 
 /// Size of the sparse file served at [`Nginx::SPARSE_PATH`]: 1 GiB of zeros.
 pub const SPARSE_LEN: u64 = 1 << 30;
@@ -164,14 +163,9 @@ impl Nginx {
     /// nginx writes the log line when it finalizes the request, which can be just after the
     /// client has read the whole response, so a test reading the log must wait for it.
     pub fn wait_access_log(&self, n: usize) -> Vec<AccessLogEntry> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let log = self.access_log();
-            if log.len() >= n || Instant::now() > deadline {
-                return log;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_len(n, Duration::from_secs(5), Duration::from_millis(20), || {
+            self.access_log()
+        })
     }
 
     /// nginx's error log, for failure messages.

@@ -105,6 +105,13 @@ impl GuestOutput {
         self.stdout.lines().find_map(|l| l.strip_prefix(prefix))
     }
 
+    /// Asserts that the first stdout line starting with `prefix` is `prefix` + `want`.
+    #[track_caller]
+    pub fn assert_line(&self, prefix: &str, want: &str) -> &Self {
+        assert_eq!(self.line_value(prefix), Some(want), "{self}");
+        self
+    }
+
     /// The rest of every stdout line starting with `prefix`, in order (e.g. each `status: `
     /// of a `fetch --repeat` run).
     pub fn line_values(&self, prefix: &str) -> Vec<&str> {
@@ -151,31 +158,17 @@ impl GuestOutput {
     /// Asserts a zero exit code and that the first `status:` line is `status`.
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Self {
-        self.assert_success();
-        assert_eq!(
-            self.line_value("status: "),
-            Some(status.to_string().as_str()),
-            "{self}"
-        );
-        self
+        self.assert_success()
+            .assert_line("status: ", &status.to_string())
     }
 
     /// Asserts a zero exit code and a `fetch` body of `len` bytes hashing to `fnv` (the
     /// first `body-bytes:` and `body-fnv:` lines), for bodies too large to spell out.
     #[track_caller]
     pub fn assert_body_digest(&self, len: u64, fnv: Fnv1a64) -> &Self {
-        self.assert_success();
-        assert_eq!(
-            self.line_value("body-bytes: "),
-            Some(len.to_string().as_str()),
-            "{self}"
-        );
-        assert_eq!(
-            self.line_value("body-fnv: "),
-            Some(fnv.hex().as_str()),
-            "{self}"
-        );
-        self
+        self.assert_success()
+            .assert_line("body-bytes: ", &len.to_string())
+            .assert_line("body-fnv: ", &fnv.hex())
     }
 
     /// Asserts a successful `fetch` run whose (first) response was `status` with exactly

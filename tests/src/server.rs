@@ -369,14 +369,12 @@ impl TestServer {
     /// failed handshake is recorded by the server thread after it sent its alert, so the client
     /// may see the failure first.
     pub fn wait_tls_handshakes(&self, n: usize) -> Vec<TlsHandshake> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let h = self.tls_handshakes();
-            if h.len() >= n || Instant::now() > deadline {
-                return h;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_len(
+            n,
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || self.tls_handshakes(),
+        )
     }
 
     /// Asserts that no connection was accepted and no request received, after giving a
@@ -393,14 +391,30 @@ impl TestServer {
 
     /// Waits (bounded) until at least `n` requests were received, then returns them.
     pub fn wait_requests(&self, n: usize) -> Vec<Request> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let r = self.requests();
-            if r.len() >= n || Instant::now() > deadline {
-                return r;
-            }
-            thread::sleep(Duration::from_millis(10));
+        wait_for_len(
+            n,
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || self.requests(),
+        )
+    }
+}
+
+/// Takes `snapshot()` every `every` until it holds at least `n` items or `within` has passed,
+/// and returns the last one: the caller's assertion on it reports a shortfall.
+pub(crate) fn wait_for_len<T>(
+    n: usize,
+    within: Duration,
+    every: Duration,
+    mut snapshot: impl FnMut() -> Vec<T>,
+) -> Vec<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        let items = snapshot();
+        if items.len() >= n || Instant::now() > deadline {
+            return items;
         }
+        thread::sleep(every);
     }
 }
 

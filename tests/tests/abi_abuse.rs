@@ -4,12 +4,10 @@
 //! Common expectations, checked by the `e2e::abi::Proxy` helpers on every call: no trap; on an
 //! error return no output location is written (outputs are pre-filled with 0xAA); outputs are
 //! little-endian at unaligned addresses.
-// Test code: a panic is a failed assertion, and indexes are into fixtures the test built.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e::abi::{
-    BUF_MAX, BUF_PTR, HANDLE_PTR, NAME_PTR, NO_MEMORY_WAT, POISON, Proxy, STATUS_PTR, WRITTEN_PTR,
-    assert_code, i, name,
+    BUF_MAX, BUF_PTR, HANDLE_PTR, NAME_PTR, NO_MEMORY_WAT, POISON, Proxy, ReqArgs, STATUS_PTR,
+    WRITTEN_PTR, assert_code, i, name,
 };
 use e2e::ctx_allowing;
 use e2e::run::run_wat;
@@ -34,182 +32,130 @@ fn serving(n: usize) -> (TestServer, Proxy) {
     (server, proxy)
 }
 
-/// (ptr, len) pairs that are out of bounds for a 64 KiB memory, including ones where a naive
-/// `ptr + len` wraps around to a small in-bounds value. Lengths stay small so that no size
-/// limit (URL, header block, body) can fire before the bounds check.
-fn bad_ranges(mem: u32) -> Vec<(u32, u32)> {
-    vec![
-        (0xFFFF_FFF0, 0x20), // ptr + len wraps to 0x10
-        (u32::MAX, 1),       // wraps to 0
-        (u32::MAX, 4),       // wraps to 3
-        (mem, 1),            // first byte past the end
-        (mem - 1, 2),        // straddles the end
-        (mem - 4, 0x10),     // straddles the end
-        (0x8000_0000, 0x10), // far out
-    ]
+/// What makes a pointer argument out of bounds.
+#[derive(Clone, Copy, Debug)]
+enum Bad {
+    /// An input range `(ptr, len)`: lengths stay small so that no size limit (URL, header
+    /// block, body) can fire before the bounds check.
+    Input,
+    /// An output buffer `(ptr, len)`, which has no size limit: the [`Bad::Input`] ranges and
+    /// huge lengths.
+    Buffer,
+    /// A 2-byte output location (a pointer without a length).
+    Out2,
+    /// A 4-byte output location.
+    Out4,
 }
 
-/// Out-of-bounds ranges with huge lengths, for output buffers (which have no size limit).
-fn huge_ranges(mem: u32) -> Vec<(u32, u32)> {
-    let mut v = bad_ranges(mem);
-    v.extend([
-        (1, u32::MAX),              // wraps to 0
-        (u32::MAX, u32::MAX),       // wraps to 0xFFFF_FFFE
-        (0, mem + 1),               // one byte too long
-        (0x8000_0000, 0x8000_0000), // wraps to exactly 0
-    ]);
-    v
-}
-
-// abi.md "Memory contract": every (ptr, len) is bounds-checked with overflow-safe arithmetic
-// and a bad range returns memory_access_error (3) instead of trapping; nothing is sent.
-#[test]
-fn req_input_ranges_out_of_bounds_are_memory_access_error_and_send_nothing() {
-    let (server, mut p) = untouchable();
-    let mem = p.mem_size();
-    let url = server.url("/x");
-    for (idx, label) in [(0, "url"), (2, "method"), (4, "headers"), (6, "body")] {
-        for (ptr, len) in bad_ranges(mem) {
-            let mut args = p.prepare_req(url.as_bytes(), b"POST", b"x-a: b\n", b"body");
-            args.0[idx] = i(ptr);
-            args.0[idx + 1] = i(len);
-            let c = p.req_raw(args);
-            let what = format!("req {label}=({ptr:#x}, {len:#x})");
-            assert_code(c, E::MemoryAccessError, &what);
-            p.assert_outputs_untouched(&what);
+impl Bad {
+    /// The bad `(ptr, len)` values for a 64 KiB memory (`len` is `None` for an output
+    /// location), including ones where a naive `ptr + len` wraps around to a small in-bounds
+    /// value.
+    fn values(self, mem: u32) -> Vec<(u32, Option<u32>)> {
+        let input = [
+            (0xFFFF_FFF0, 0x20), // ptr + len wraps to 0x10
+            (u32::MAX, 1),       // wraps to 0
+            (u32::MAX, 4),       // wraps to 3
+            (mem, 1),            // first byte past the end
+            (mem - 1, 2),        // straddles the end
+            (mem - 4, 0x10),     // straddles the end
+            (0x8000_0000, 0x10), // far out
+        ];
+        let huge = [
+            (1, u32::MAX),              // wraps to 0
+            (u32::MAX, u32::MAX),       // wraps to 0xFFFF_FFFE
+            (0, mem + 1),               // one byte too long
+            (0x8000_0000, 0x8000_0000), // wraps to exactly 0
+        ];
+        match self {
+            Bad::Input => input.iter().map(|&(p, l)| (p, Some(l))).collect(),
+            Bad::Buffer => input
+                .iter()
+                .chain(&huge)
+                .map(|&(p, l)| (p, Some(l)))
+                .collect(),
+            // Straddling the end, at the end, and running past 2^32.
+            Bad::Out2 => [mem - 1, mem, u32::MAX - 1, u32::MAX]
+                .map(|p| (p, None))
+                .to_vec(),
+            Bad::Out4 => [mem - 3, mem - 1, mem, u32::MAX - 3, u32::MAX - 2, u32::MAX]
+                .map(|p| (p, None))
+                .to_vec(),
         }
     }
-    server.assert_untouched();
 }
 
-// abi.md "Memory contract": output locations (status_code_ptr: 2 bytes, handle_ptr: 4 bytes)
-// are checked before the request is sent: a guest cannot make the host send a request whose
-// response it cannot receive.
-#[test]
-fn req_output_locations_out_of_bounds_are_memory_access_error_and_send_nothing() {
-    let (server, mut p) = untouchable();
-    let mem = p.mem_size();
-    let url = server.url("/x");
-    let cases = [
-        (
-            8,
-            "status_code_ptr",
-            vec![mem - 1, mem, u32::MAX, u32::MAX - 1],
-        ),
-        (
-            9,
-            "handle_ptr",
-            vec![mem - 3, mem - 1, mem, u32::MAX, u32::MAX - 3],
-        ),
-    ];
-    for (idx, label, ptrs) in cases {
-        for ptr in ptrs {
-            let mut args = p.prepare_req(url.as_bytes(), b"GET", b"", b"");
-            args.0[idx] = i(ptr);
-            let c = p.req_raw(args);
-            let what = format!("req {label}={ptr:#x}");
-            assert_code(c, E::MemoryAccessError, &what);
-            p.assert_outputs_untouched(&what);
-        }
-    }
-    server.assert_untouched();
-}
+/// Every pointer argument of every function that takes one: (function, argument, index of
+/// the pointer among the raw arguments, what makes it bad). A range's length is the argument
+/// after its pointer.
+const POINTER_ARGS: [(&str, &str, usize, Bad); 13] = [
+    ("req", "url", 0, Bad::Input),
+    ("req", "method", 2, Bad::Input),
+    ("req", "headers", 4, Bad::Input),
+    ("req", "body", 6, Bad::Input),
+    ("req", "status_code_ptr", 8, Bad::Out2),
+    ("req", "handle_ptr", 9, Bad::Out4),
+    ("header_get", "name", 1, Bad::Input),
+    ("header_get", "buf", 3, Bad::Buffer),
+    ("header_get", "written_ptr", 5, Bad::Out4),
+    ("headers_get_all", "buf", 1, Bad::Buffer),
+    ("headers_get_all", "written_ptr", 3, Bad::Out4),
+    ("body_read", "buf", 1, Bad::Buffer),
+    ("body_read", "written_ptr", 3, Bad::Out4),
+];
 
-// abi.md "Memory contract" for header_get: name range, buffer range and written_ptr.
+// abi.md "Memory contract": every (ptr, len) and every output location (status_code_ptr: 2
+// bytes, handle_ptr and written_ptr: 4 bytes) is bounds-checked with overflow-safe arithmetic,
+// and a bad one returns memory_access_error (3) instead of trapping. req checks its output
+// locations before sending, so a guest cannot make the host send a request whose response it
+// cannot receive: a bad req sends nothing and writes no output. The handle survives the abuse.
 #[test]
-fn header_get_ranges_out_of_bounds_are_memory_access_error() {
-    let (server, mut p) = serving(1);
-    let (_, h) = p.get(&server.url("/"));
+fn pointer_arguments_out_of_bounds_are_memory_access_error() {
+    // req aims at `untouched`; the other functions read the response `served` sent.
+    let untouched = TestServer::scripted(vec![]);
+    let served = TestServer::scripted(vec![Reply::raw(RESPONSE)]);
+    let mut p = Proxy::new(ctx_allowing([untouched.origin(), served.origin()]));
+    let (_, h) = p.get(&served.url("/"));
     let mem = p.mem_size();
-    p.inst.write_mem(NAME_PTR, b"x-multi");
-    let good = [i(h), i(NAME_PTR), 7, i(BUF_PTR), 64, i(WRITTEN_PTR)];
-    for (idx, label, ranges) in [(1, "name", bad_ranges(mem)), (3, "buf", huge_ranges(mem))] {
-        for (ptr, len) in ranges {
-            let mut args = good;
+    let url = untouched.url("/x");
+    for (func, arg, idx, bad) in POINTER_ARGS {
+        for (ptr, len) in bad.values(mem) {
+            let mut args = match func {
+                "req" => p
+                    .prepare_req(url.as_bytes(), b"POST", b"x-a: b\n", b"body")
+                    .0
+                    .to_vec(),
+                "header_get" => {
+                    p.inst.write_mem(NAME_PTR, b"x-multi");
+                    vec![i(h), i(NAME_PTR), 7, i(BUF_PTR), 64, i(WRITTEN_PTR)]
+                }
+                "headers_get_all" => vec![i(h), i(BUF_PTR), 256, i(WRITTEN_PTR)],
+                "body_read" => vec![i(h), i(BUF_PTR), 64, i(WRITTEN_PTR)],
+                _ => unreachable!("{func}"),
+            };
             args[idx] = i(ptr);
-            args[idx + 1] = i(len);
-            let c = p.inst.call("header_get", &args);
-            assert_code(
-                c,
-                E::MemoryAccessError,
-                &format!("header_get {label}=({ptr:#x}, {len:#x})"),
-            );
+            let what = match len {
+                Some(len) => {
+                    args[idx + 1] = i(len);
+                    format!("{func} {arg}=({ptr:#x}, {len:#x})")
+                }
+                None => format!("{func} {arg}={ptr:#x}"),
+            };
+            if func == "req" {
+                let c = p.req_raw(ReqArgs(args.try_into().unwrap()));
+                assert_code(c, E::MemoryAccessError, &what);
+                p.assert_outputs_untouched(&what);
+            } else {
+                let c = p.inst.call(func, &args);
+                assert_code(c, E::MemoryAccessError, &what);
+            }
         }
     }
-    for ptr in [mem - 3, mem, u32::MAX, u32::MAX - 2] {
-        let mut args = good;
-        args[5] = i(ptr);
-        let c = p.inst.call("header_get", &args);
-        assert_code(
-            c,
-            E::MemoryAccessError,
-            &format!("header_get written_ptr={ptr:#x}"),
-        );
-    }
-    // The handle survived the abuse.
+    untouched.assert_untouched();
     let out = p.header_get(h, b"x-multi", 64);
     assert_eq!((out.code, out.data), (0, b"a, b".to_vec()));
-}
-
-// abi.md "Memory contract" for headers_get_all: buffer range and written_ptr.
-#[test]
-fn headers_get_all_ranges_out_of_bounds_are_memory_access_error() {
-    let (server, mut p) = serving(1);
-    let (_, h) = p.get(&server.url("/"));
-    let mem = p.mem_size();
-    let good = [i(h), i(BUF_PTR), 256, i(WRITTEN_PTR)];
-    for (ptr, len) in huge_ranges(mem) {
-        let mut args = good;
-        args[1] = i(ptr);
-        args[2] = i(len);
-        let c = p.inst.call("headers_get_all", &args);
-        assert_code(
-            c,
-            E::MemoryAccessError,
-            &format!("headers_get_all buf=({ptr:#x}, {len:#x})"),
-        );
-    }
-    for ptr in [mem - 3, mem, u32::MAX, u32::MAX - 2] {
-        let mut args = good;
-        args[3] = i(ptr);
-        let c = p.inst.call("headers_get_all", &args);
-        assert_code(
-            c,
-            E::MemoryAccessError,
-            &format!("headers_get_all written_ptr={ptr:#x}"),
-        );
-    }
     assert_eq!(p.headers_get_all(h, 256).code, 0);
-}
-
-// abi.md "Memory contract" for body_read: buffer range and written_ptr.
-#[test]
-fn body_read_ranges_out_of_bounds_are_memory_access_error() {
-    let (server, mut p) = serving(1);
-    let (_, h) = p.get(&server.url("/"));
-    let mem = p.mem_size();
-    let good = [i(h), i(BUF_PTR), 64, i(WRITTEN_PTR)];
-    for (ptr, len) in huge_ranges(mem) {
-        let mut args = good;
-        args[1] = i(ptr);
-        args[2] = i(len);
-        let c = p.inst.call("body_read", &args);
-        assert_code(
-            c,
-            E::MemoryAccessError,
-            &format!("body_read buf=({ptr:#x}, {len:#x})"),
-        );
-    }
-    for ptr in [mem - 3, mem, u32::MAX, u32::MAX - 2] {
-        let mut args = good;
-        args[3] = i(ptr);
-        let c = p.inst.call("body_read", &args);
-        assert_code(
-            c,
-            E::MemoryAccessError,
-            &format!("body_read written_ptr={ptr:#x}"),
-        );
-    }
+    assert_eq!(p.read_body(h), Ok(b"hello".to_vec()));
 }
 
 // abi.md "Memory contract": ranges are checked before anything is consumed, so a body_read
@@ -240,9 +186,8 @@ fn body_read_memory_error_consumes_no_body_bytes() {
 fn no_exported_memory_is_memory_not_found() {
     let server = TestServer::scripted(vec![]);
     let mut inst = run_wat(NO_MEMORY_WAT, ctx_allowing([server.origin()]));
-    let c = inst.call("req", &[0, 16, 16, 3, 0, 0, 0, 0, 32, 40]);
-    assert_code(c, E::MemoryNotFound, "req");
     for (f, args) in [
+        ("req", vec![0, 16, 16, 3, 0, 0, 0, 0, 32, 40]),
         ("header_get", vec![1, 0, 4, 16, 16, 32]),
         ("headers_get_all", vec![1, 0, 16, 32]),
         ("body_read", vec![1, 0, 16, 32]),
@@ -401,43 +346,37 @@ fn max_concurrent_requests_zero_refuses_everything() {
     server.assert_untouched();
 }
 
+/// A call of one function on a handle.
+type HandleCall = fn(&mut Proxy, u32) -> i32;
+
+/// Every function that takes a handle, called with a valid buffer and a valid name.
+const HANDLE_CALLS: [(&str, HandleCall); 4] = [
+    ("close", |p, h| p.close(h)),
+    ("header_get", |p, h| p.header_get(h, b"x-multi", 64).code),
+    ("headers_get_all", |p, h| p.headers_get_all(h, 64).code),
+    ("body_read", |p, h| p.body_read(h, 64).code),
+];
+
 // abi.md "Handles": unknown handles and closed handles are invalid_handle (1) everywhere;
 // handle 0 is never issued.
 #[test]
 fn unknown_and_closed_handles_are_invalid_handle() {
     let (server, mut p) = serving(1);
     for h in [0u32, 2, 7, 12345, u32::MAX] {
-        assert_code(p.close(h), E::InvalidHandle, &format!("close({h})"));
-        assert_code(
-            p.header_get(h, b"x-multi", 64).code,
-            E::InvalidHandle,
-            "header_get",
-        );
-        assert_code(
-            p.headers_get_all(h, 64).code,
-            E::InvalidHandle,
-            "headers_get_all",
-        );
-        assert_code(p.body_read(h, 64).code, E::InvalidHandle, "body_read");
+        for (f, call) in HANDLE_CALLS {
+            assert_code(call(&mut p, h), E::InvalidHandle, &format!("{f}({h})"));
+        }
     }
     let (_, h) = p.get(&server.url("/"));
     assert_eq!(p.close(h), 0, "close of an open handle");
-    assert_code(p.close(h), E::InvalidHandle, "second close");
-    assert_code(
-        p.header_get(h, b"x-multi", 64).code,
-        E::InvalidHandle,
-        "header_get after close",
-    );
-    assert_code(
-        p.headers_get_all(h, 64).code,
-        E::InvalidHandle,
-        "headers_get_all after close",
-    );
-    assert_code(
-        p.body_read(h, 64).code,
-        E::InvalidHandle,
-        "body_read after close",
-    );
+    // close first: the second close is invalid too.
+    for (f, call) in HANDLE_CALLS {
+        assert_code(
+            call(&mut p, h),
+            E::InvalidHandle,
+            &format!("{f}({h}) after close"),
+        );
+    }
 }
 
 // abi.md "Handles": per store, start at 1, never reused within a store.
@@ -493,7 +432,7 @@ fn method_of_64_token_bytes_is_sent_verbatim() {
     );
 }
 
-// abi.md "Header block": a value with CR, NUL or another CTL, a name that is not a token or
+// abi.md "Header blocks": a value with CR, NUL or another CTL, a name that is not a token or
 // has whitespace before ':', or a line without ':' is invalid_encoding (9); this is what stops
 // request smuggling through header values. Nothing is sent.
 #[test]
@@ -529,7 +468,7 @@ fn ctl_bytes_and_bad_names_in_header_block_are_invalid_encoding_and_send_nothing
     server.assert_untouched();
 }
 
-// abi.md "URL rules": CR, LF, NUL, space, HTAB and non-ASCII in the URL are invalid_url (10);
+// abi.md "Request URLs": CR, LF, NUL, space, HTAB and non-ASCII in the URL are invalid_url (10);
 // nothing is sent.
 #[test]
 fn ctl_and_space_in_url_are_invalid_url_and_send_nothing() {
@@ -608,7 +547,7 @@ fn header_get_name_errors() {
     );
 }
 
-// abi.md "Header block": a non-ASCII UTF-8 value has no CTL and is valid UTF-8, so it is
+// abi.md "Header blocks": a non-ASCII UTF-8 value has no CTL and is valid UTF-8, so it is
 // sent as is (a positive control for the CTL test above).
 #[test]
 fn header_value_with_non_ascii_utf8_is_sent_verbatim() {
@@ -729,7 +668,7 @@ fn matching_host_and_content_length_are_accepted_and_not_duplicated() {
 // abi.md "Host-owned request headers": Content-Length is accepted "only if its value is one or
 // more ASCII digits whose number equals body_len" — the number, not its canonical spelling, so
 // leading zeros are fine (RFC 9110 §8.6: 1*DIGIT). It is then dropped and the host sends its
-// own canonical value once. (Review finding 10: "05" for a 5-byte body was 34.) A value that
+// own canonical value once, so "05" for a 5-byte body is accepted, not 34. A value that
 // is not all digits, or whose number only matches after wrapping around 2^64, is still 34.
 #[test]
 fn guest_content_length_is_compared_as_a_number() {

@@ -1,8 +1,12 @@
-//! Drift guard (style.md "A drift guard"): the functions and codes written in `abi.md` are
+//! Drift guard (abi.md, introduction): the functions and codes written in `abi.md` are
 //! exactly those the host registers and the guest crate imports, with the signatures abi.md
 //! documents.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::path::Path;
 
@@ -130,8 +134,8 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-// design.md §1: one Rust enum is the single source of truth for the numbers, and abi.md's
-// table must say the same, row for row.
+// abi.md "Error codes": the host's `ErrorCode` enum is the single source of truth for the
+// numbers, and abi.md's table must say the same, row for row.
 #[test]
 fn abi_md_error_table_equals_error_code_enum() {
     let documented = documented_codes(&abi_md());
@@ -162,7 +166,7 @@ fn guest_error_enum_equals_error_code_enum() {
     assert_eq!(guest, host, "guest Error::ALL vs host ErrorCode::ALL");
 }
 
-// design.md §1: codes 0..=13 keep the 0.10 ABI's meanings and numbers.
+// abi.md "Compatibility with the 0.10 ABI": codes 0..=13 keep the 0.10 ABI's meanings and numbers.
 #[test]
 fn original_codes_keep_their_numbers() {
     let original = [
@@ -187,7 +191,7 @@ fn original_codes_keep_their_numbers() {
     }
 }
 
-// style.md "A drift guard": abi.md documents exactly the functions the host registers.
+// Drift guard, abi.md "Functions": abi.md documents exactly the functions the host registers.
 #[test]
 fn abi_md_functions_equal_host_functions() {
     let documented = documented_functions(&abi_md());
@@ -203,7 +207,7 @@ fn abi_md_functions_equal_host_functions() {
     );
 }
 
-// style.md "A drift guard": the guest crate imports exactly those functions.
+// Drift guard, abi.md "Functions": the guest crate imports exactly those functions.
 #[test]
 fn guest_crate_imports_equal_host_functions() {
     let imports = guest_imports();
@@ -298,7 +302,7 @@ fn module_importing_all_functions_with_documented_signatures_instantiates() {
     }
 }
 
-// design.md §1 (binary compatibility): every guest we build, including the one compiled
+// abi.md "Compatibility with the 0.10 ABI": every guest we build, including the one compiled
 // against crates.io wasi-experimental-http 0.10.0, imports from "wasi_experimental_http" only
 // functions the host registers, with exactly the documented signatures.
 #[test]

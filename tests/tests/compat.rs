@@ -1,12 +1,10 @@
-//! Binary compatibility (design.md §1, abi.md "Compatibility with the 0.10 ABI"): a guest built
+//! Binary compatibility (abi.md "Compatibility with the 0.10 ABI"): a guest built
 //! against the crates.io `wasi-experimental-http` 0.10.0, which nobody here wrote, runs
 //! unchanged on this host.
 //!
 //! `compat` prints `status: N`, `content-type: V`, `headers: N`, `body: TEXT` (get/post),
 //! `status`/`body` (send), `open I: ok N|err E` and `read I: N|err E` (multi), or `error: E`
 //! with exit code 1.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
@@ -20,21 +18,22 @@ fn compat(ctx: HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&guest_wasm("tests/compat-guest", "compat"), ctx, args)
 }
 
+/// Runs `compat COMMAND URL` for `path` on `server`, with a context admitting it.
+fn compat_on(server: &TestServer, command: &str, path: &str) -> GuestOutput {
+    compat(
+        ctx_allowing([server.origin()]),
+        &[command, &server.url(path)],
+    )
+}
+
 // 0.10 `request` + `Response::{header_get, headers_get_all, body_read_all}` on a GET.
 #[test]
 fn compat_get_reads_status_headers_and_body() {
     let server = TestServer::echo();
-    let out = compat(
-        ctx_allowing([server.origin()]),
-        &["get", &server.url("/compat")],
-    );
-    out.assert_status(200);
-    assert_eq!(
-        out.line_value("content-type: "),
-        Some("text/plain"),
-        "{out}"
-    );
-    assert_eq!(out.line_value("headers: "), Some("2"), "{out}");
+    let out = compat_on(&server, "get", "/compat");
+    out.assert_status(200)
+        .assert_line("content-type: ", "text/plain");
+    out.assert_line("headers: ", "2");
     assert_eq!(
         out.line_value("body: "),
         Some("GET /compat"),
@@ -48,17 +47,10 @@ fn compat_get_reads_status_headers_and_body() {
 #[test]
 fn compat_post_seed_example_round_trips() {
     let server = TestServer::echo();
-    let out = compat(
-        ctx_allowing([server.origin()]),
-        &["post", &server.url("/post")],
-    );
-    out.assert_status(200);
-    assert_eq!(
-        out.line_value("content-type: "),
-        Some("text/plain"),
-        "{out}"
-    );
-    assert_eq!(out.line_value("body: "), Some(SEED_BODY), "{out}");
+    let out = compat_on(&server, "post", "/post");
+    out.assert_status(200)
+        .assert_line("content-type: ", "text/plain");
+    out.assert_line("body: ", SEED_BODY);
     let r = server.wait_requests(1);
     let want = format!(
         "POST /post HTTP/1.1\r\nHost: 127.0.0.1:{}\r\ncontent-type: text/plain\r\nabc: def\r\nContent-Length: {}\r\n\r\n{SEED_BODY}",
@@ -72,12 +64,8 @@ fn compat_post_seed_example_round_trips() {
 #[test]
 fn compat_send_request_builds_a_full_response() {
     let server = TestServer::echo();
-    let out = compat(
-        ctx_allowing([server.origin()]),
-        &["send", &server.url("/send")],
-    );
-    out.assert_status(200);
-    assert_eq!(out.line_value("body: "), Some("GET /send"), "{out}");
+    let out = compat_on(&server, "send", "/send");
+    out.assert_status(200).assert_line("body: ", "GET /send");
 }
 
 // 0.10 semantics of the concurrency limit: with max_concurrent_requests 2, the third open

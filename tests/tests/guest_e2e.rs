@@ -4,8 +4,6 @@
 //!
 //! `fetch` prints `status: N`, `header NAME: V`, `headers:` + block, `body: TEXT`,
 //! `body-bytes: N`, `body-fnv: HEX`, or `error: STAGE CODE NAME` with exit code 1.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -16,8 +14,8 @@ use e2e::abi::{Proxy, assert_code};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Reply, TestServer};
-use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx, Timeouts};
+use e2e::{ctx_allowing, ctx_allowing_with_timeouts, ctx_builder};
+use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx};
 
 fn fetch(ctx: HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&guest_wasm("tests/guests", "fetch"), ctx, args)
@@ -239,13 +237,8 @@ fn head_204_and_304_have_no_body() {
         let server = TestServer::scripted(vec![Reply::raw(format!(
             "HTTP/1.1 {status}\r\nContent-Length: 10\r\nContent-Type: text/plain\r\n\r\n"
         ))]);
-        let ctx = ctx_builder([server.origin()])
-            .timeouts(Timeouts {
-                idle: Duration::from_secs(2),
-                ..e2e::test_timeouts()
-            })
-            .build()
-            .unwrap();
+        let ctx =
+            ctx_allowing_with_timeouts([server.origin()], |t| t.idle = Duration::from_secs(2));
         let out = fetch(ctx, &[method, &server.url("/")]);
         assert_body(&out, "");
         assert_eq!(out.line_value("status: "), Some(&status[..3]), "{out}");
@@ -335,8 +328,8 @@ fn truncated_chunked_body_is_response_incomplete() {
 // abi.md body_read ERRORS and "Truncation is an error" (RFC 9112 §6.3, §8): a connection that
 // ends before the framed end, "EOF or reset", is response_incomplete (24); abi.md body_read
 // NOTES: connection_terminated (18) cannot come from body_read. The server closes with request
-// bytes unread, so the kernel sends a TCP RST instead of a FIN (review finding 3: the host
-// returned 18 for the reset). The bytes before the reset are delivered first, then the sticky
+// bytes unread, so the kernel sends a TCP RST instead of a FIN; this guards against returning
+// 18 for a reset. The bytes before the reset are delivered first, then the sticky
 // error.
 #[test]
 fn reset_in_the_middle_of_a_body_is_response_incomplete() {
@@ -399,8 +392,8 @@ fn transfer_encoding_with_content_length_is_malformed() {
 // abi.md "Body length" rules 2-4 (RFC 9112 §6.1, §6.3 rule 3): a Transfer-Encoding field is
 // present even when its value is empty. With Content-Length it is response_malformed (32), the
 // ambiguity request smuggling relies on; in HTTP/1.0 it is 32; alone, an empty list is not
-// exactly `chunked`, so 33. (Review finding 9: the empty field was ignored and the
-// Content-Length body accepted.)
+// exactly `chunked`, so 33. This guards against ignoring the empty field and accepting the
+// Content-Length body.
 #[test]
 fn empty_transfer_encoding_field_counts_as_present() {
     for wire in [
@@ -615,13 +608,9 @@ fn name_resolving_to_loopback_is_destination_ip_prohibited() {
 #[test]
 fn silent_server_is_response_header_timeout() {
     let server = TestServer::scripted(vec![Reply::new().sleep(Duration::from_secs(30))]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            response_header: Duration::from_millis(500),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| {
+        t.response_header = Duration::from_millis(500)
+    });
     let start = std::time::Instant::now();
     let out = fetch(ctx, &["GET", &server.url("/")]);
     out.assert_error(E::ResponseHeaderTimeout, &["req"]);
@@ -639,13 +628,8 @@ fn stalled_body_is_idle_timeout() {
         Reply::raw("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
             .sleep(Duration::from_secs(30)),
     ]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            idle: Duration::from_millis(500),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx =
+        ctx_allowing_with_timeouts([server.origin()], |t| t.idle = Duration::from_millis(500));
     let out = fetch(ctx, &["GET", &server.url("/")]);
     out.assert_error(E::IdleTimeout, &["body"]);
 }

@@ -1,18 +1,15 @@
 //! Response bodies stream: a 1 GiB body passes through `body_read` into the `fetch` guest while
-//! host memory stays bounded (design.md §2 "Streaming"; abi.md body_read NOTES).
+//! host memory stays bounded (abi.md "Overview" guarantees and body_read NOTES).
 //!
 //! A file of its own: the memory bound is measured on this process's peak RSS, which other tests
 //! running in parallel threads of the same process would disturb.
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
 
-use e2e::ctx_builder;
+use e2e::ctx_allowing_with_timeouts;
 use e2e::guests::guest_wasm;
 use e2e::run::{load_module, run_module};
 use e2e::server::{Fnv1a64, Reply, TestServer, pattern_for_each};
-use wasi_experimental_http_wasmtime::Timeouts;
 
 const GIB: u64 = 1 << 30;
 
@@ -24,6 +21,10 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const MAX_GROWTH_KIB: u64 = 64 * 1024;
 
 /// A field of /proc/self/status, in KiB.
+#[allow(
+    clippy::expect_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn proc_status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     status
@@ -39,23 +40,17 @@ fn expected_fnv(len: u64) -> Fnv1a64 {
     fnv
 }
 
-// design.md §2 "Streaming" / abi.md body_read NOTES: a 1 GiB Content-Length body is delivered
-// byte-exact (count and FNV-1a of a pattern the server generates on the fly, compared with the
-// same generator here) while the process's peak RSS grows by less than 64 MiB: nothing
-// buffers the body, on either side of the ABI.
+// abi.md "Overview" ("host memory per open response is bounded") and body_read NOTES: a 1 GiB
+// Content-Length body is delivered byte-exact (count and FNV-1a of a pattern the server
+// generates on the fly, compared with the same generator here) while the process's peak RSS
+// grows by less than 64 MiB: nothing buffers the body, on either side of the ABI.
 #[test]
 fn one_gib_body_streams_through_body_read_in_bounded_memory() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let server = TestServer::scripted(vec![
         Reply::raw(format!("HTTP/1.1 200 OK\r\nContent-Length: {GIB}\r\n\r\n")).pattern(GIB),
     ]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            total: Duration::from_secs(600),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| t.total = Duration::from_secs(600));
     // Everything that allocates for its own reasons happens before the measurement starts.
     let module = load_module(&guest_wasm("tests/guests", "fetch"));
     let want_fnv = expected_fnv(GIB);
@@ -104,13 +99,7 @@ fn large_chunked_body_streams_byte_exact() {
     }
     reply = reply.send("0\r\n\r\n");
     let server = TestServer::scripted(vec![reply]);
-    let ctx = ctx_builder([server.origin()])
-        .timeouts(Timeouts {
-            total: Duration::from_secs(300),
-            ..e2e::test_timeouts()
-        })
-        .build()
-        .unwrap();
+    let ctx = ctx_allowing_with_timeouts([server.origin()], |t| t.total = Duration::from_secs(300));
     let mut fnv = Fnv1a64::default();
     for _ in 0..CHUNKS {
         pattern_for_each(CHUNK, |b| fnv.update(b));

@@ -4,8 +4,12 @@
 //! Limits are lowered in most tests so the offending messages stay small; the field-count and
 //! chunk-line tests use the defaults to check those too.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::io::Write;
 use std::net::{Shutdown, TcpListener};
@@ -138,7 +142,7 @@ fn chunk_size_line_too_long_is_28_with_default_limits() {
 // abi.md "Chunked" and the limits table: "the line without its terminator MUST fit the chunk
 // line limit, else 28" (RFC 9112 §7.1: the CRLF ends the line, it is not part of the size or
 // its extensions). A line of exactly the limit passes, CRLF or bare LF after it; one byte more
-// is 28. (Review finding 8: the CRLF was counted, so a line of exactly the limit gave 28.)
+// is 28. This guards against counting the CRLF, which made a line of exactly the limit 28.
 #[test]
 fn chunk_line_of_exactly_the_limit_passes_and_one_more_is_28() {
     let limits = Limits {
@@ -203,26 +207,19 @@ fn chunked_body_growing_past_max_response_body_is_29() {
 
 #[test]
 fn request_body_too_large_is_30_and_nothing_is_sent() {
-    let server = TestServer::echo();
-    let url = server.url("/upload");
+    let post = |server: &TestServer, body: &str| {
+        run_guest(
+            &fetch_wasm(),
+            ctx(&server.origin(), small_limits()),
+            &["POST", &server.url("/upload"), "--body", body],
+        )
+    };
 
     let at_limit = "p".repeat(100);
-    let out = run_guest(
-        &fetch_wasm(),
-        ctx(&server.origin(), small_limits()),
-        &["POST", &url, "--body", &at_limit],
-    );
-    out.assert_body(200, at_limit.as_bytes());
+    post(&TestServer::echo(), &at_limit).assert_body(200, at_limit.as_bytes());
 
     let server = TestServer::echo();
-    let url = server.url("/upload");
-    let over = "p".repeat(101);
-    let out = run_guest(
-        &fetch_wasm(),
-        ctx(&server.origin(), small_limits()),
-        &["POST", &url, "--body", &over],
-    );
-    out.assert_error(ErrorCode::RequestBodyTooLarge, &["req"]);
+    post(&server, &"p".repeat(101)).assert_error(ErrorCode::RequestBodyTooLarge, &["req"]);
     server.assert_untouched();
 }
 

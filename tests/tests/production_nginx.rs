@@ -4,8 +4,13 @@
 //! starts its own nginx so the access log (`$connection $connection_requests ...`) holds only
 //! its own requests, which is how connection reuse is proven from the server's side.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -82,6 +87,16 @@ fn shown_header<'a>(out: &'a GuestOutput, name: &str) -> Option<&'a str> {
     out.line_value(&format!("header {name}: "))
 }
 
+/// Asserts that `fetch --header NAME` printed `want` for `name`; `what` names the case.
+#[track_caller]
+fn assert_shown_header(out: &GuestOutput, name: &str, want: &str, what: &str) {
+    assert_eq!(
+        shown_header(out, name),
+        Some(want),
+        "{what}: {name}:\n{out}"
+    );
+}
+
 /// The entries for `uri`, failing with the whole log if their number is not `n`.
 fn log_for(nginx: &Nginx, uri: &str, n: usize) -> Vec<AccessLogEntry> {
     let log = nginx.wait_access_log(n);
@@ -135,10 +150,11 @@ fn static_file_with_content_length() {
             &["--header", "content-length"],
         );
         out.assert_body(200, &expected);
-        assert_eq!(
-            shown_header(&out, "content-length"),
-            Some(expected.len().to_string().as_str()),
-            "{scheme:?}:\n{out}"
+        assert_shown_header(
+            &out,
+            "content-length",
+            &expected.len().to_string(),
+            &format!("{scheme:?}"),
         );
     }
     let log = nginx.wait_access_log(2);
@@ -190,11 +206,7 @@ fn chunked_response_is_decoded() {
             Nginx::CHUNKED_PATH,
             &["--header", "transfer-encoding"],
         );
-        assert_eq!(
-            shown_header(&out, "transfer-encoding"),
-            Some("chunked"),
-            "{scheme:?}:\n{out}"
-        );
+        assert_shown_header(&out, "transfer-encoding", "chunked", &format!("{scheme:?}"));
         out.assert_body(200, &expected);
     }
 }
@@ -227,16 +239,8 @@ fn gzip_chunked_response_is_passed_through() {
                 "transfer-encoding",
             ],
         );
-        assert_eq!(
-            shown_header(&out, "content-encoding"),
-            Some("gzip"),
-            "{out}"
-        );
-        assert_eq!(
-            shown_header(&out, "transfer-encoding"),
-            Some("chunked"),
-            "{out}"
-        );
+        assert_shown_header(&out, "content-encoding", "gzip", &format!("{scheme:?}"));
+        assert_shown_header(&out, "transfer-encoding", "chunked", &format!("{scheme:?}"));
         out.assert_body(200, &gzip);
     }
 }
@@ -287,10 +291,11 @@ fn head_has_no_body_and_keeps_the_connection() {
             &["HEAD", &url, "--header", "content-length"],
         );
         out.assert_body(200, b"");
-        assert_eq!(
-            shown_header(&out, "content-length"),
-            Some(expected.len().to_string().as_str()),
-            "{out}"
+        assert_shown_header(
+            &out,
+            "content-length",
+            &expected.len().to_string(),
+            &format!("{scheme:?}"),
         );
         run_guest(&fetch_wasm(), second, &["GET", &url]).assert_body(200, &expected);
         let log = log_for(&nginx, &uri, 2);
@@ -359,11 +364,7 @@ fn redirect_is_returned_not_followed() {
         ],
     );
     out.assert_status(302);
-    assert_eq!(
-        shown_header(&out, "location"),
-        Some(target.url("/landing").as_str()),
-        "{out}"
-    );
+    assert_shown_header(&out, "location", &target.url("/landing"), "redirect");
     target.assert_untouched();
 }
 

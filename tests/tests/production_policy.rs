@@ -5,9 +5,6 @@
 //! reach a local echo server without DNS. Whether a request was admitted is observable twice:
 //! the guest's error code (7 = destination_not_allowed) and whether the server saw a connection.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -26,6 +23,10 @@ type Seen = Arc<Mutex<Vec<String>>>;
 
 /// A context admitting `entries` whose resolver maps every name to 127.0.0.1 (the host
 /// connects to the URL's port whatever port a resolver answers with).
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn ctx_full(entries: &[&str], policy: AddressPolicy) -> (HttpCtx, Seen) {
     let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);
@@ -52,6 +53,19 @@ fn default_ctx(origins: &[&str]) -> HttpCtx {
 
 fn get(ctx: HttpCtx, url: &str) -> GuestOutput {
     run_guest(&fetch_wasm(), ctx, &["GET", url])
+}
+
+/// `fetch GET url` with a fresh [`ctx_full`] context; returns the output and the names the
+/// resolver was asked for.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
+fn get_resolving(entries: &[&str], policy: AddressPolicy, url: &str) -> (GuestOutput, Vec<String>) {
+    let (ctx, seen) = ctx_full(entries, policy);
+    let out = get(ctx, url);
+    let seen = seen.lock().unwrap().clone();
+    (out, seen)
 }
 
 /// `fetch GET url` with a fresh context admitting `entries`, under [`AddressPolicy::AllowAll`]:
@@ -87,10 +101,13 @@ fn wildcard_matches_subdomains_but_not_the_suffix_itself() {
     let entry = format!("http://*.example.com:{p}");
 
     for host in ["a.example.com", "a.b.example.com", "x-1.example.com"] {
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll);
-        let out = get(ctx, &format!("http://{host}:{p}/w"));
+        let (out, seen) = get_resolving(
+            &[&entry],
+            AddressPolicy::AllowAll,
+            &format!("http://{host}:{p}/w"),
+        );
         assert_status(&out, 200, host);
-        assert_eq!(*seen.lock().unwrap(), vec![host.to_string()]);
+        assert_eq!(seen, vec![host.to_string()]);
     }
     let hosts_sent: Vec<String> = server
         .requests()
@@ -116,11 +133,14 @@ fn wildcard_matches_subdomains_but_not_the_suffix_itself() {
     ] {
         let server = TestServer::echo();
         let entry = format!("http://*.example.com:{}", server.port());
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::AllowAll);
-        let out = get(ctx, &format!("http://{host}:{}/w", server.port()));
+        let (out, seen) = get_resolving(
+            &[&entry],
+            AddressPolicy::AllowAll,
+            &format!("http://{host}:{}/w", server.port()),
+        );
         assert_code(&out, ErrorCode::DestinationNotAllowed, host);
         assert!(
-            seen.lock().unwrap().is_empty(),
+            seen.is_empty(),
             "{host} was resolved before the allow-list refused it"
         );
         server.assert_untouched();
@@ -169,11 +189,10 @@ fn default_port_equals_explicit_port() {
         ("https://h.example:443", "https://h.example/d"),
     ];
     for (entry, url) in cases {
-        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::PublicOnly);
-        let out = get(ctx, url);
+        let (out, seen) = get_resolving(&[entry], AddressPolicy::PublicOnly, url);
         let what = format!("entry {entry}, url {url}");
         assert_code(&out, ErrorCode::DestinationIpProhibited, &what);
-        assert_eq!(*seen.lock().unwrap(), ["h.example"], "{what}");
+        assert_eq!(seen, ["h.example"], "{what}");
     }
     // The default port is per scheme: `http://h` does not admit port 443 or https.
     for url in [
@@ -181,10 +200,9 @@ fn default_port_equals_explicit_port() {
         "https://h.example/d",
         "http://h.example:8080/d",
     ] {
-        let (ctx, seen) = ctx_full(&["http://h.example"], AddressPolicy::PublicOnly);
-        let out = get(ctx, url);
+        let (out, seen) = get_resolving(&["http://h.example"], AddressPolicy::PublicOnly, url);
         assert_code(&out, ErrorCode::DestinationNotAllowed, url);
-        assert!(seen.lock().unwrap().is_empty(), "{url} was resolved");
+        assert!(seen.is_empty(), "{url} was resolved");
     }
 }
 
@@ -204,11 +222,9 @@ fn host_comparison_is_case_insensitive() {
         ),
     ];
     for (entry, url) in &cases {
-        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll);
-        let out = get(ctx, url);
+        let (out, seen) = get_resolving(&[entry], AddressPolicy::AllowAll, url);
         assert_status(&out, 200, &format!("entry {entry}, url {url}"));
         // The name is lowercased once, and that value is what gets resolved.
-        let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0], seen[0].to_ascii_lowercase(), "{url}");
     }
@@ -233,14 +249,16 @@ fn one_trailing_dot_is_ignored() {
         ),
     ];
     for (entry, url) in &cases {
-        let (ctx, seen) = ctx_full(&[entry], AddressPolicy::AllowAll);
-        let out = get(ctx, url);
+        let (out, seen) = get_resolving(&[entry], AddressPolicy::AllowAll, url);
         assert_status(&out, 200, &format!("entry {entry}, url {url}"));
-        assert_eq!(*seen.lock().unwrap(), vec!["t.example.com".to_string()]);
+        assert_eq!(seen, vec!["t.example.com".to_string()]);
     }
     // Two dots make an empty label: not a valid host.
-    let (ctx, _) = ctx_full(&[&cases[0].0], AddressPolicy::AllowAll);
-    let out = get(ctx, &format!("http://t.example.com..:{p}/t"));
+    let (out, _) = get_resolving(
+        &[&cases[0].0],
+        AddressPolicy::AllowAll,
+        &format!("http://t.example.com..:{p}/t"),
+    );
     assert_code(&out, ErrorCode::InvalidUrl, "two trailing dots");
 }
 
@@ -273,8 +291,8 @@ fn ipv6_literal_origin() {
 // abi.md Request URLs rule 7: an IPv4-mapped IPv6 literal `[::ffff:a.b.c.d]` *is* the IPv4
 // address a.b.c.d "from here on (allow-list, Host, connect), so no entry can be sidestepped by
 // spelling an address the other way" (RFC 4291 §2.5.5.2). A deny entry for 127.0.0.1 also
-// refuses the mapped spelling, and the other way round (review finding 5: the mapped spelling
-// got a 200 from the denied address); an allow entry for 127.0.0.1 admits the mapped spelling,
+// refuses the mapped spelling (which must not get a 200 from the denied address), and the other
+// way round; an allow entry for 127.0.0.1 admits the mapped spelling,
 // which is then sent and connected as 127.0.0.1.
 #[test]
 fn ipv4_mapped_literal_is_the_ipv4_address_for_the_allow_list() {
@@ -306,12 +324,9 @@ fn ipv4_mapped_literal_is_the_ipv4_address_for_the_allow_list() {
     // address policy too (the entry's literal address exempts loopback).
     let entry = format!("http://127.0.0.1:{p}");
     for url in &urls[1..] {
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
-        assert_status(&get(ctx, url), 200, url);
-        assert!(
-            seen.lock().unwrap().is_empty(),
-            "an IP literal was resolved"
-        );
+        let (out, seen) = get_resolving(&[&entry], AddressPolicy::PublicOnly, url);
+        assert_status(&out, 200, url);
+        assert!(seen.is_empty(), "an IP literal was resolved");
     }
     let requests = server.requests();
     assert_eq!(requests.len(), urls.len() - 1);
@@ -436,31 +451,31 @@ fn address_policy_guards_loopback() {
         format!("http://*.example.com:{p}"),
         "insecure:allow-all".to_string(),
     ] {
-        let (ctx, seen) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
-        let out = get(ctx, &format!("http://app.example.com:{p}/"));
+        let (out, seen) = get_resolving(
+            &[&entry],
+            AddressPolicy::PublicOnly,
+            &format!("http://app.example.com:{p}/"),
+        );
         assert_code(&out, ErrorCode::DestinationIpProhibited, &entry);
-        assert_eq!(*seen.lock().unwrap(), vec!["app.example.com".to_string()]);
+        assert_eq!(seen, vec!["app.example.com".to_string()]);
     }
     server.assert_untouched();
 
     // The entry names the loopback address literally: allowed.
     let entry = format!("http://127.0.0.1:{p}");
-    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
-    assert_status(&get(ctx, &format!("{entry}/")), 200, "literal 127.0.0.1");
+    let (out, _) = get_resolving(&[&entry], AddressPolicy::PublicOnly, &format!("{entry}/"));
+    assert_status(&out, 200, "literal 127.0.0.1");
     // `localhost` is loopback by definition.
     let entry = format!("http://localhost:{p}");
-    let (ctx, _) = ctx_full(&[&entry], AddressPolicy::PublicOnly);
-    assert_status(&get(ctx, &format!("{entry}/")), 200, "localhost");
+    let (out, _) = get_resolving(&[&entry], AddressPolicy::PublicOnly, &format!("{entry}/"));
+    assert_status(&out, 200, "localhost");
     // AllowAll: the name is enough.
-    let (ctx, _) = ctx_full(
+    let (out, _) = get_resolving(
         &[&format!("http://app.example.com:{p}")],
         AddressPolicy::AllowAll,
+        &format!("http://app.example.com:{p}/"),
     );
-    assert_status(
-        &get(ctx, &format!("http://app.example.com:{p}/")),
-        200,
-        "AllowAll",
-    );
+    assert_status(&out, 200, "AllowAll");
     assert_eq!(server.requests().len(), 3);
 
     // The original constructor uses the default policy too.
@@ -607,18 +622,18 @@ fn dead_name_port_still_reaches_policy_first() {
         .local_addr()
         .unwrap()
         .port();
-    let (ctx, seen) = ctx_full(
+    let (out, seen) = get_resolving(
         &[&format!("http://ok.example:{dead}")],
         AddressPolicy::AllowAll,
+        &format!("http://ok.example:{dead}/"),
     );
-    let out = get(ctx, &format!("http://ok.example:{dead}/"));
     assert_code(&out, ErrorCode::ConnectionRefused, "admitted, dead port");
-    assert_eq!(seen.lock().unwrap().len(), 1);
-    let (ctx, seen) = ctx_full(
+    assert_eq!(seen.len(), 1);
+    let (out, seen) = get_resolving(
         &[&format!("http://ok.example:{dead}")],
         AddressPolicy::AllowAll,
+        &format!("http://no.example:{dead}/"),
     );
-    let out = get(ctx, &format!("http://no.example:{dead}/"));
     assert_code(&out, ErrorCode::DestinationNotAllowed, "refused name");
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.is_empty());
 }

@@ -7,8 +7,11 @@
 //! beyond it". RFC 9112 §9.3 / §11.2: a client that reads past one response into the next
 //! desynchronises requests from responses (response splitting / smuggling).
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::thread;
 use std::time::Duration;
@@ -111,7 +114,7 @@ fn assert_not_reused(tls: bool, stray: Stray) {
 
 // Over TLS, stray bytes decoded together with the body's end stay inside rustls's plaintext
 // buffer, out of sight of a check that looks only at the host's own buffer and the TCP socket:
-// such a connection must not be pooled (review finding 2: the next GET received `forged`).
+// such a connection must not be pooled, or the next GET receives those bytes (`forged`).
 // Stray bytes arriving as a later record while the connection is idle are noticed when it is
 // taken: it is dropped, and the request goes out on a fresh connection.
 #[test]

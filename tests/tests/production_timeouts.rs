@@ -4,9 +4,6 @@
 //! The guest is the `fetch` test program; its module is compiled before any clock starts so the
 //! measured time is the host's, not Cranelift's.
 
-// Test code: a panic is a test failure with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -38,6 +35,10 @@ const RELAXED: Timeouts = Timeouts {
     total: Duration::from_secs(10),
 };
 
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper outside #[test]: a panic here is the test failing with a message"
+)]
 fn ctx(origin: &str, timeouts: Timeouts) -> HttpCtx {
     HttpCtx::builder()
         .allowed_hosts([origin])
@@ -74,52 +75,48 @@ fn assert_timed_out(
     );
 }
 
+/// Serves `reply` from a scripted server, GETs `path` from it under `timeouts`, and asserts
+/// that the run failed with `code` at `stage` within `budget` ([`assert_timed_out`]).
+fn fetch_timing_out(
+    reply: Reply,
+    path: &str,
+    timeouts: Timeouts,
+    (code, stage, budget): (ErrorCode, &str, Duration),
+) -> GuestOutput {
+    let server = TestServer::scripted(vec![reply]);
+    let (out, elapsed) = timed_fetch(ctx(&server.origin(), timeouts), &["GET", &server.url(path)]);
+    assert_timed_out(&out, elapsed, code, &[stage], budget);
+    out
+}
+
 #[test]
 fn stall_before_status_line_is_response_header_timeout() {
-    let server = TestServer::scripted(vec![
+    fetch_timing_out(
         Reply::new()
             .sleep(Duration::from_secs(5))
             .send("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"),
-    ]);
-    let timeouts = Timeouts {
-        response_header: ms(500),
-        ..RELAXED
-    };
-    let (out, elapsed) = timed_fetch(
-        ctx(&server.origin(), timeouts),
-        &["GET", &server.url("/stall")],
-    );
-    assert_timed_out(
-        &out,
-        elapsed,
-        ErrorCode::ResponseHeaderTimeout,
-        &["req"],
-        ms(500),
+        "/stall",
+        Timeouts {
+            response_header: ms(500),
+            ..RELAXED
+        },
+        (ErrorCode::ResponseHeaderTimeout, "req", ms(500)),
     );
 }
 
 #[test]
 fn stall_mid_headers_is_response_header_timeout() {
-    let server = TestServer::scripted(vec![
+    fetch_timing_out(
         Reply::new()
             .send("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-partial: ")
             .sleep(Duration::from_secs(5))
             .send("done\r\ncontent-length: 0\r\n\r\n"),
-    ]);
-    let timeouts = Timeouts {
-        response_header: ms(600),
-        ..RELAXED
-    };
-    let (out, elapsed) = timed_fetch(
-        ctx(&server.origin(), timeouts),
-        &["GET", &server.url("/half-head")],
-    );
-    assert_timed_out(
-        &out,
-        elapsed,
-        ErrorCode::ResponseHeaderTimeout,
-        &["req"],
-        ms(600),
+        "/half-head",
+        Timeouts {
+            response_header: ms(600),
+            ..RELAXED
+        },
+        (ErrorCode::ResponseHeaderTimeout, "req", ms(600)),
     );
 }
 
@@ -131,43 +128,33 @@ fn dripping_headers_hit_response_header_timeout() {
     for i in 0..100 {
         reply = reply.sleep(ms(50)).send(format!("x-drip-{i}: 1\r\n"));
     }
-    let server = TestServer::scripted(vec![reply.send("content-length: 0\r\n\r\n")]);
-    let timeouts = Timeouts {
-        response_header: ms(700),
-        ..RELAXED
-    };
-    let (out, elapsed) = timed_fetch(
-        ctx(&server.origin(), timeouts),
-        &["GET", &server.url("/drip-head")],
-    );
-    assert_timed_out(
-        &out,
-        elapsed,
-        ErrorCode::ResponseHeaderTimeout,
-        &["req"],
-        ms(700),
+    fetch_timing_out(
+        reply.send("content-length: 0\r\n\r\n"),
+        "/drip-head",
+        Timeouts {
+            response_header: ms(700),
+            ..RELAXED
+        },
+        (ErrorCode::ResponseHeaderTimeout, "req", ms(700)),
     );
 }
 
 #[test]
 fn stall_mid_body_is_idle_timeout() {
-    let server = TestServer::scripted(vec![
+    let out = fetch_timing_out(
         Reply::new()
             .send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
             .sleep(Duration::from_secs(5))
             .send([b'x'; 90]),
-    ]);
-    let timeouts = Timeouts {
-        idle: ms(500),
-        ..RELAXED
-    };
-    let (out, elapsed) = timed_fetch(
-        ctx(&server.origin(), timeouts),
-        &["GET", &server.url("/half-body")],
+        "/half-body",
+        Timeouts {
+            idle: ms(500),
+            ..RELAXED
+        },
+        (ErrorCode::IdleTimeout, "body", ms(500)),
     );
     // The status arrived before the stall.
     assert_eq!(out.line_value("status: "), Some("200"), "{out}");
-    assert_timed_out(&out, elapsed, ErrorCode::IdleTimeout, &["body"], ms(500));
 }
 
 /// One body byte every 100 ms is progress, so the idle timeout (500 ms) never fires; only the
@@ -178,23 +165,16 @@ fn slow_drip_body_hits_the_overall_deadline() {
     for _ in 0..100 {
         reply = reply.sleep(ms(100)).send("z");
     }
-    let server = TestServer::scripted(vec![reply]);
-    let timeouts = Timeouts {
-        connect: Duration::from_secs(1),
-        response_header: Duration::from_secs(1),
-        idle: ms(500),
-        total: ms(1500),
-    };
-    let (out, elapsed) = timed_fetch(
-        ctx(&server.origin(), timeouts),
-        &["GET", &server.url("/drip-body")],
-    );
-    assert_timed_out(
-        &out,
-        elapsed,
-        ErrorCode::DeadlineExceeded,
-        &["body"],
-        ms(1500),
+    fetch_timing_out(
+        reply,
+        "/drip-body",
+        Timeouts {
+            connect: Duration::from_secs(1),
+            response_header: Duration::from_secs(1),
+            idle: ms(500),
+            total: ms(1500),
+        },
+        (ErrorCode::DeadlineExceeded, "body", ms(1500)),
     );
 }
 

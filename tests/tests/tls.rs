@@ -3,8 +3,13 @@
 //! observed it; then servers misbehaving below HTTP (dripped TLS records against the deadlines,
 //! a TCP close without close_notify, names rustls cannot verify). The CA and leaves are
 //! generated per run (e2e::tls).
-// Test code: a panic is a failed assertion.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+// clippy.toml allows these inside #[test] only; the helpers here need them too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
+)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -51,7 +56,7 @@ fn get_body(p: &mut Proxy, url: &str) -> Result<(u16, String), i32> {
     Ok((status, String::from_utf8(body).unwrap()))
 }
 
-// design.md §2 transport: TLS verifies the server against the roots the embedder added; the
+// abi.md "TLS": TLS verifies the server against the roots the embedder added; the
 // request then travels inside TLS unchanged.
 #[test]
 fn https_with_added_root_verifies_host_name() {
@@ -153,8 +158,9 @@ fn test_ca_is_not_trusted_unless_added() {
     assert_code(c, E::TlsCertificateError, "CA not added");
 }
 
-// design.md §2: https:// means TLS or nothing. A plaintext HTTP server (which answers the
-// ClientHello with an HTTP 400) is tls_protocol_error (20), never a plaintext fallback.
+// abi.md "TLS": https:// means TLS or nothing ("There is no fallback"). A plaintext HTTP
+// server (which answers the ClientHello with an HTTP 400) is tls_protocol_error (20), never a
+// plaintext fallback.
 #[test]
 fn https_to_plain_http_server_is_tls_protocol_error() {
     let ca = TestCa::new();
@@ -166,8 +172,8 @@ fn https_to_plain_http_server_is_tls_protocol_error() {
     assert!(server.requests().is_empty(), "a plaintext request was sent");
 }
 
-// design.md §2: the embedder's PEM bundle must contain a certificate; garbage is a
-// configuration error at construction, not a silent "trust nothing".
+// abi.md "TLS" (roots the embedder added): the embedder's PEM bundle must contain a
+// certificate; garbage is a configuration error at construction, not a silent "trust nothing".
 #[test]
 fn root_pem_without_certificates_is_a_config_error() {
     assert!(
@@ -401,15 +407,21 @@ fn raw_server(
     (port, worker)
 }
 
-/// The server side of a TLS connection on `sock`; the handshake runs on first use.
-fn tls_accept(
-    cfg: &Arc<rustls::ServerConfig>,
-    sock: TcpStream,
-) -> rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
-    rustls::StreamOwned::new(
-        rustls::ServerConnection::new(Arc::clone(cfg)).unwrap(),
-        sock,
-    )
+/// The server side of a TLS connection; the handshake runs on first use.
+type TlsStream = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// [`raw_server`] over TLS with `ca`'s `localhost` certificate: `serve(i, stream)` gets the
+/// server side of each connection.
+fn tls_server(
+    ca: &TestCa,
+    conns: usize,
+    serve: impl Fn(usize, &mut TlsStream) + Send + 'static,
+) -> (u16, thread::JoinHandle<()>) {
+    let cfg = ca.localhost_config();
+    raw_server(conns, move |i, sock| {
+        let conn = rustls::ServerConnection::new(Arc::clone(&cfg)).unwrap();
+        serve(i, &mut rustls::StreamOwned::new(conn, sock));
+    })
 }
 
 /// Reads one request head (through the blank line) of decrypted bytes; what it got so far if
@@ -439,7 +451,7 @@ fn drip(sock: &mut TcpStream, bytes: &[u8]) {
 }
 
 /// The TLS records carrying `plain`, encrypted by `s` but not yet sent.
-fn seal(s: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>, plain: &[u8]) -> Vec<u8> {
+fn seal(s: &mut TlsStream, plain: &[u8]) -> Vec<u8> {
     s.conn.writer().write_all(plain).unwrap();
     let mut wire = Vec::new();
     while s.conn.wants_write() {
@@ -488,7 +500,7 @@ fn req_against_dripped_handshake(timeouts: Timeouts) -> (i32, Instant) {
 // abi.md "Timeouts and limits": the overall deadline bounds *every* network wait of the
 // request, the TLS handshake included (23, deadline_exceeded). rustls reads a whole record
 // inside one call; a server dripping that record a byte per 50 ms must not stretch the call
-// past the deadline (review finding 1: it took the server's 6 s instead of 1.5 s).
+// past the deadline: the call ends at the 1.5 s deadline, not after the server's 6 s.
 #[test]
 fn dripped_handshake_record_is_bounded_by_the_total_deadline() {
     let total = Duration::from_millis(1500);
@@ -515,11 +527,9 @@ fn dripped_handshake_record_is_bounded_by_the_response_header_timeout() {
 #[test]
 fn dripped_response_head_record_is_bounded_by_the_response_header_timeout() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        read_head(&mut s);
-        let wire = seal(&mut s, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        read_head(s);
+        let wire = seal(s, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
         drip(&mut s.sock, &wire);
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -541,20 +551,18 @@ fn dripped_response_head_record_is_bounded_by_the_response_header_timeout() {
 
 // abi.md "Timeouts and limits": the overall deadline runs "from entry into req to the framed
 // end", so it bounds body_read too (23). The head arrives at once; the body is one TLS record
-// dripped a byte per 50 ms, which rustls would otherwise wait out inside one read (review
-// finding 1: 6.2 s with a 1.5 s deadline).
+// dripped a byte per 50 ms, which rustls would otherwise wait out inside one read (about
+// 6.2 s with a 1.5 s deadline).
 #[test]
 fn dripped_body_record_is_bounded_by_the_total_deadline() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        read_head(&mut s);
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        read_head(s);
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
             .unwrap();
         s.flush().unwrap();
         thread::sleep(Duration::from_millis(100));
-        let wire = seal(&mut s, &[b'x'; 100]);
+        let wire = seal(s, &[b'x'; 100]);
         drip(&mut s.sock, &wire);
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -584,15 +592,13 @@ fn dripped_body_record_is_bounded_by_the_total_deadline() {
 // abi.md error table, 18: "the peer closed ... before the first response byte arrived" is
 // connection_terminated. Over TLS a TCP close without close_notify is how that looks (rustls
 // reports it as an unexpected EOF); it is not a truncated response (24), since no response
-// byte came (review finding 4).
+// byte came.
 #[test]
 fn tls_close_without_close_notify_before_any_response_byte_is_connection_terminated() {
     let ca = TestCa::new();
-    let cfg = ca.localhost_config();
     let (heads_tx, heads) = mpsc::channel();
-    let (port, server) = raw_server(1, move |_, sock| {
-        let mut s = tls_accept(&cfg, sock);
-        heads_tx.send(read_head(&mut s)).unwrap();
+    let (port, server) = tls_server(&ca, 1, move |_, s| {
+        heads_tx.send(read_head(s)).unwrap();
         s.sock.shutdown(Shutdown::Both).unwrap();
     });
     let origin = format!("https://127.0.0.1:{port}");
@@ -616,39 +622,42 @@ fn pooled_tls_eof_server(
     ca: &TestCa,
     conns: usize,
 ) -> (u16, thread::JoinHandle<()>, mpsc::Receiver<String>) {
-    let cfg = ca.localhost_config();
     let (tx, rx) = mpsc::channel();
-    let (port, server) = raw_server(conns, move |i, sock| {
-        let mut s = tls_accept(&cfg, sock);
+    let (port, server) = tls_server(ca, conns, move |i, s| {
         let line = |h: String| h.lines().next().unwrap_or_default().to_string();
-        tx.send(format!("{i} {}", line(read_head(&mut s)))).unwrap();
+        tx.send(format!("{i} {}", line(read_head(s)))).unwrap();
         if i == 0 {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none")
                 .unwrap();
             s.flush().unwrap();
-            tx.send(format!("{i} {}", line(read_head(&mut s)))).unwrap();
+            tx.send(format!("{i} {}", line(read_head(s)))).unwrap();
             s.sock.shutdown(Shutdown::Both).unwrap();
         } else {
             s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthree")
                 .unwrap();
             s.flush().unwrap();
             // Leave the connection open until the client is done with it.
-            let _ = read_head(&mut s);
+            let _ = read_head(s);
         }
     });
     (port, server, rx)
 }
 
-// abi.md "Connection reuse and retries": a request on a pooled connection that fails before any
-// response byte ("write failure, EOF or reset") with an idempotent method is retried once on a
-// fresh connection. A TLS EOF without close_notify is such an EOF (review finding 4: the host
-// returned 24 and did not retry).
-#[test]
-fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
-    let ca = TestCa::new();
-    let (port, server, seen) = pooled_tls_eof_server(&ca, 2);
+/// Starts [`pooled_tls_eof_server`] with `conns` connections and a proxy trusting `ca`, GETs
+/// `/1` (`one`) and checks that its connection went back to the pool. Returns the origin, the
+/// proxy, the server thread and the request lines read.
+fn pooled_tls_eof_setup(
+    ca: &TestCa,
+    conns: usize,
+) -> (
+    String,
+    Proxy,
+    thread::JoinHandle<()>,
+    mpsc::Receiver<String>,
+) {
+    let (port, server, seen) = pooled_tls_eof_server(ca, conns);
     let origin = format!("https://127.0.0.1:{port}");
-    let mut p = proxy_trusting(&ca, &origin);
+    let mut p = proxy_trusting(ca, &origin);
     assert_eq!(
         get_body(&mut p, &format!("{origin}/1")),
         Ok((200, "one".to_string()))
@@ -658,6 +667,16 @@ fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
         1,
         "first connection pooled"
     );
+    (origin, p, server, seen)
+}
+
+// abi.md "Connection reuse and retries": a request on a pooled connection that fails before any
+// response byte ("write failure, EOF or reset") with an idempotent method is retried once on a
+// fresh connection. A TLS EOF without close_notify is such an EOF: not 24, and retried.
+#[test]
+fn tls_close_without_close_notify_on_a_pooled_connection_retries_a_get() {
+    let ca = TestCa::new();
+    let (origin, mut p, server, seen) = pooled_tls_eof_setup(&ca, 2);
     assert_eq!(
         get_body(&mut p, &format!("{origin}/2")),
         Ok((200, "three".to_string()))
@@ -683,18 +702,7 @@ fn tls_close_without_close_notify_on_a_pooled_connection_fails_a_post_with_18() 
     let ca = TestCa::new();
     // One connection only: the port is closed once it ends, so a wrong retry would show as
     // connection_refused (16) rather than hang.
-    let (port, server, seen) = pooled_tls_eof_server(&ca, 1);
-    let origin = format!("https://127.0.0.1:{port}");
-    let mut p = proxy_trusting(&ca, &origin);
-    assert_eq!(
-        get_body(&mut p, &format!("{origin}/1")),
-        Ok((200, "one".to_string()))
-    );
-    assert_eq!(
-        p.inst.ctx().idle_connections(),
-        1,
-        "first connection pooled"
-    );
+    let (origin, mut p, server, seen) = pooled_tls_eof_setup(&ca, 1);
     let got = p
         .req(&format!("{origin}/2"), "POST", "", b"data")
         .unwrap_err();
@@ -715,8 +723,8 @@ fn tls_close_without_close_notify_on_a_pooled_connection_fails_a_post_with_18() 
 
 // abi.md Request URLs rule 11 and "Order of checks": an https host name rustls cannot verify a
 // certificate for (a label starting or ending with `-`, which RFC 1123 forbids and rustls
-// `ServerName` rejects) is invalid_url (10) *before* resolution or connection (review finding
-// 7: it was resolved and connected first). Rule 5 still allows such labels for http.
+// `ServerName` rejects) is invalid_url (10) *before* resolution or connection: it is neither
+// resolved nor connected. Rule 5 still allows such labels for http.
 #[test]
 fn https_name_rustls_cannot_verify_is_invalid_url_before_dns_and_connect() {
     let ca = TestCa::new();
