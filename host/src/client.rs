@@ -177,7 +177,11 @@ impl Client {
                     Err(failure) => return Err(HttpError::from_io(failure, stage)),
                 }
             };
-            let parsed = http1::parse_head(conn.buffered().get(..end).unwrap_or_default())?;
+            // The parser found `end` in these very bytes.
+            let bytes = conn.buffered().get(..end);
+            debug_assert!(bytes.is_some(), "head end beyond the buffer");
+            let bytes = bytes.ok_or(HttpError::Internal("head end beyond the buffer"))?;
+            let parsed = http1::parse_head(bytes)?;
             conn.consume(end);
             match parsed.class()? {
                 // RFC 9110 §15.2: interim responses are skipped by a client that does not use

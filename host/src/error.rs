@@ -1,10 +1,13 @@
 //! Host errors: what went wrong, when, and whose fault it was.
 //!
-//! Two functions here are the only places that decide about failures (`ARCHITECTURE.md`,
-//! "One funnel"):
-//! - [`HttpError::from_io`] classifies a failed socket or TLS call from the phase whose budget
-//!   was armed and how far the exchange had got ([`Stage`]);
-//! - [`HttpError::code`] maps a host error to its ABI code.
+//! The places that decide what a failure means (`ARCHITECTURE.md`, "Invariants"):
+//! - [`HttpError::from_io`] (with [`HttpError::eof`]) classifies every failed read, write and
+//!   TLS handshake call from the phase whose budget was armed and how far the exchange had got
+//!   ([`Stage`]); [`HttpError::from_connect`] a failed TCP connect;
+//! - [`HttpError::code`] maps a host error to its ABI code, and is the only such map.
+//!
+//! The other variants (DNS, address policy, limits, the guest's arguments) are made where
+//! their condition is checked, with no I/O error to interpret.
 //!
 //! The detail (I/O error text, TLS alert, parse element) only ever goes to the log.
 

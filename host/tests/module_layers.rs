@@ -73,16 +73,84 @@ fn module_of(path: &Path) -> Option<String> {
     }
 }
 
-/// Code without comments (line comments, doc comments): doc links are not dependencies.
-fn code_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().filter_map(|line| {
-        let code = line.split("//").next().unwrap_or("");
-        (!code.trim().is_empty()).then_some(code)
-    })
+/// The file's code without comments (line, doc and block comments: doc links are not
+/// dependencies), as one string so that imports wrapped over several lines are seen whole.
+/// String literals are kept (a `//` inside one is not a comment).
+fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_str = false;
+    while let Some(c) = chars.next() {
+        if in_str {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_str = true;
+                out.push(c);
+            }
+            // A char literal holding a quote must not open a string.
+            ('\'', Some('"')) => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            ('/', Some('/')) => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut prev = ' ';
+                for c in chars.by_ref() {
+                    if prev == '*' && c == '/' {
+                        break;
+                    }
+                    prev = c;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The first segment of each item of a `{a, b::c, d::{e}}` group (the text after `{`).
+fn group_heads(group: &str, refs: &mut BTreeSet<String>) {
+    let mut depth = 0;
+    let mut item_start = true;
+    let mut ident = String::new();
+    for c in group.chars() {
+        let ends_ident = !(c.is_ascii_alphanumeric() || c == '_');
+        if item_start && ends_ident && !ident.is_empty() {
+            refs.insert(std::mem::take(&mut ident));
+            item_start = false;
+        }
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => item_start = true,
+            c if item_start && !ends_ident => ident.push(c),
+            _ => {}
+        }
+    }
+    if !ident.is_empty() {
+        refs.insert(ident);
+    }
 }
 
 /// Every top-level module named after `crate::`, including inside `crate::{a, b::c}`.
@@ -96,29 +164,9 @@ fn crate_refs(code: &str) -> BTreeSet<String> {
         if start > 0 && is_ident_byte(bytes[start - 1]) {
             continue; // e.g. `mycrate::`
         }
-        let rest = &code[from..];
+        let rest = code[from..].trim_start();
         if let Some(group) = rest.strip_prefix('{') {
-            // Only the first segment of each top-level item in the group.
-            let mut depth = 0;
-            let mut item_start = true;
-            let mut ident = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => item_start = true,
-                    c if item_start && (c.is_ascii_alphanumeric() || c == '_') => ident.push(c),
-                    _ if item_start && !ident.is_empty() => {
-                        refs.insert(std::mem::take(&mut ident));
-                        item_start = false;
-                    }
-                    _ => {}
-                }
-            }
-            if !ident.is_empty() {
-                refs.insert(ident);
-            }
+            group_heads(group, &mut refs);
         } else {
             let ident: String = rest
                 .chars()
@@ -130,6 +178,39 @@ fn crate_refs(code: &str) -> BTreeSet<String> {
     refs
 }
 
+/// How many `super::` a path may climb from a file and stay inside its top-level module:
+/// 0 in `src/x.rs` and `src/x/mod.rs`, 1 in `src/x/y.rs`, and so on.
+fn super_allowance(path: &Path) -> usize {
+    let rel = path.strip_prefix(src_dir()).unwrap();
+    let depth = rel.components().count().saturating_sub(1);
+    let is_mod = rel.file_name().is_some_and(|f| f == "mod.rs");
+    if is_mod {
+        depth.saturating_sub(1)
+    } else {
+        depth
+    }
+}
+
+/// The longest run of `super::` in the code before its first `#[cfg(test)]` (test modules'
+/// `use super::*` name their own file).
+fn max_super_run(code: &str) -> usize {
+    let code = code.split("#[cfg(test)]").next().unwrap_or(code);
+    let mut best = 0;
+    for (i, _) in code.match_indices("super::") {
+        if i > 0 && is_ident_byte(code.as_bytes()[i - 1]) {
+            continue;
+        }
+        let mut n = 0;
+        let mut rest = &code[i..];
+        while let Some(r) = rest.strip_prefix("super::") {
+            n += 1;
+            rest = r;
+        }
+        best = best.max(n);
+    }
+    best
+}
+
 fn edges() -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(&src_dir(), &mut files);
@@ -138,13 +219,18 @@ fn edges() -> BTreeMap<String, BTreeSet<String>> {
         let Some(module) = module_of(&file) else {
             continue;
         };
-        let text = fs::read_to_string(&file).unwrap();
+        let code = strip_comments(&fs::read_to_string(&file).unwrap());
+        // `super::` that climbs out of the top-level module is an import this scan would not
+        // see as an edge: refuse it, so every cross-module import is written `crate::`.
+        assert!(
+            max_super_run(&code) <= super_allowance(&file),
+            "{}: `super::` leaves its top-level module; import with `crate::`",
+            file.display()
+        );
         let targets = graph.entry(module.clone()).or_default();
-        for line in code_lines(&text) {
-            for target in crate_refs(line) {
-                if target != module {
-                    targets.insert(target);
-                }
+        for target in crate_refs(&code) {
+            if target != module {
+                targets.insert(target);
             }
         }
     }
@@ -222,15 +308,39 @@ fn lib_rs_is_a_facade() {
     }
 }
 
-/// The scanner itself: grouped imports, paths in expressions, comments ignored.
+/// The scanner itself: grouped imports (on one line or wrapped), paths in expressions,
+/// comments ignored, strings kept, `super::` climbing counted.
 #[test]
 fn reference_scanner() {
-    let refs = |s: &str| crate_refs(s).into_iter().collect::<Vec<_>>();
+    let refs = |s: &str| {
+        crate_refs(&strip_comments(s))
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         refs("use crate::{config::Limits, http1::{self, X}, url};"),
         ["config", "http1", "url"]
     );
+    assert_eq!(refs("use crate::{a, b};"), ["a", "b"]);
+    assert_eq!(refs("use crate::{a,b::c};"), ["a", "b"]);
+    assert_eq!(
+        refs("use crate::{\n    client::Client,\n    pool::{Pool},\n};"),
+        ["client", "pool"]
+    );
     assert_eq!(refs("let x = crate::error::HttpError::Utf8;"), ["error"]);
     assert_eq!(refs("use mycrate::x;"), Vec::<String>::new());
-    assert_eq!(code_lines("// crate::abi\ncode(); // crate::x").count(), 1);
+    assert_eq!(
+        refs("// crate::abi\ncode(); /* crate::x */"),
+        Vec::<String>::new()
+    );
+    assert_eq!(refs(r#"f("http://x"); crate::url::parse();"#), ["url"]);
+    assert_eq!(
+        refs("let q = '\"'; crate::url::f(); // \"crate::abi"),
+        ["url"]
+    );
+    assert_eq!(max_super_run("use super::super::x; use super::y;"), 2);
+    assert_eq!(
+        max_super_run("#[cfg(test)]\nmod tests { use super::super::*; }"),
+        0
+    );
 }

@@ -6,7 +6,7 @@ use std::fmt;
 /// Why the request a guest described cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RequestError {
-    /// The method is empty, not a token, or `CONNECT`.
+    /// The method is empty, not a token, `CONNECT`, or longer than the method limit.
     Method,
     /// The header block is malformed (the text says how).
     HeaderBlock(&'static str),
