@@ -125,6 +125,7 @@ impl HttpError {
                     ErrorCode::ResponseTransferCodingUnsupported
                 }
                 ParseError::StatusLine
+                | ParseError::StatusCode
                 | ParseError::FieldName
                 | ParseError::FieldValue
                 | ParseError::ObsFold
