@@ -520,6 +520,51 @@ mod tests {
         );
     }
 
+    /// `abi.md`, "Timeouts and limits": the default limits accept the long lines real sites
+    /// send (curl's 100 KiB per line, browsers' 256 KiB per head) and refuse just beyond them.
+    #[test]
+    fn default_limits_table() {
+        fn head(lines: &[usize]) -> Vec<u8> {
+            let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for (i, &len) in lines.iter().enumerate() {
+                let name = format!("x-{i:03}: ");
+                h.extend_from_slice(name.as_bytes());
+                h.extend(std::iter::repeat_n(b'v', len - name.len()));
+                h.extend_from_slice(b"\r\n");
+            }
+            h.extend_from_slice(b"\r\n");
+            h
+        }
+        const KIB: usize = 1024;
+        let cases: &[(&[usize], Result<(), ParseError>, &str)] = &[
+            (
+                &[40 * KIB],
+                Ok(()),
+                "a 40 KiB Content-Security-Policy-sized line",
+            ),
+            (&[100 * KIB], Ok(()), "a line of exactly 100 KiB"),
+            (
+                &[100 * KIB + 1],
+                Err(ParseError::LineTooLong),
+                "100 KiB + 1",
+            ),
+            (&[90 * KIB, 90 * KIB], Ok(()), "two 90 KiB lines: 180 KiB"),
+            (&[8 * KIB; 30], Ok(()), "thirty 8 KiB cookies: 240 KiB"),
+            (
+                &[90 * KIB, 90 * KIB, 90 * KIB],
+                Err(ParseError::SectionTooLarge),
+                "three 90 KiB lines: 270 KiB",
+            ),
+        ];
+        for (lines, want, what) in cases {
+            let h = head(lines);
+            let got = HeadParser::response(&Limits::default())
+                .feed(&h)
+                .map(|end| assert_eq!(end, Some(h.len()), "{what}"));
+            assert_eq!(got, *want, "{what}");
+        }
+    }
+
     #[test]
     fn limits_apply_to_partial_input() {
         let l = Limits {
