@@ -7,7 +7,7 @@ use crate::{Error, HeaderError, IncomingResponse};
 /// The largest header value or header block [`IncomingResponse::header_string`] and
 /// [`IncomingResponse::headers_string`] will allocate for: a server cannot make the guest
 /// allocate more than this for headers. Hosts cap response header sections far lower
-/// (64 KiB by default).
+/// (256 KiB by default).
 pub const MAX_HEADER_BUFFER: usize = 1 << 20;
 
 /// The first buffer [`IncomingResponse::read_to_end`] reads into; later reads grow with the body.

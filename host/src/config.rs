@@ -61,10 +61,18 @@ impl Default for Timeouts {
 /// these whatever the peer does, because they are checked on partial input too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Longest status line or header/trailer field line. Default 8 KiB, the common server limit.
+    /// Longest status line or header/trailer field line. Default 100 KiB, curl's per-line limit:
+    /// real sites send single lines far above the 8 KiB servers accept in requests (a large
+    /// `Content-Security-Policy`, `Set-Cookie` or `Link`), and a client refusing what curl and
+    /// browsers accept breaks on them. The line limit costs no memory of its own: a line lives
+    /// in the head buffer, which the section limit bounds.
     pub max_header_line: usize,
-    /// Largest header (or trailer) section. Default 64 KiB: what the 0.10 guest crate reserves
-    /// for `headers_get_all`, so every section we accept can reach an old guest.
+    /// Largest header (or trailer) section. Default 256 KiB, what browsers accept in one
+    /// response head (Chromium's limit), and what bounds memory: a response's head buffer grows
+    /// to at most this (plus one read), and its parsed fields hold at most as much again.
+    /// The 0.10 guest crate reserves 64 KiB for `headers_get_all`: a section above that reaches
+    /// an old guest as `buffer_too_small` from `headers_get_all` only (`header_get` and the body
+    /// still work), where a 64 KiB limit would have refused the whole response.
     pub max_header_section: usize,
     /// Most header fields in one response. Default 100, as in hyper.
     pub max_header_count: usize,
@@ -84,8 +92,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_header_line: 8 * 1024,
-            max_header_section: 64 * 1024,
+            max_header_line: 100 * 1024,
+            max_header_section: 256 * 1024,
             max_header_count: 100,
             max_chunk_line: 4 * 1024,
             max_response_body: None,

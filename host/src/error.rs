@@ -128,6 +128,7 @@ impl HttpError {
                     ErrorCode::ResponseTransferCodingUnsupported
                 }
                 ParseError::StatusLine
+                | ParseError::StatusCode
                 | ParseError::FieldName
                 | ParseError::FieldValue
                 | ParseError::ObsFold

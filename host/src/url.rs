@@ -131,7 +131,8 @@ pub(crate) fn split_scheme(s: &str) -> Result<(Scheme, &str), UrlError> {
     Ok((scheme, rest))
 }
 
-/// Parses `host[:port]`; userinfo is rejected, the default port filled in.
+/// Parses `host[:port]`; userinfo is rejected, the default port filled in, also for an empty
+/// port (`host:`), which RFC 3986 §3.2.3 allows and §6.2.3 says means the default.
 pub(crate) fn parse_authority(authority: &str, scheme: Scheme) -> Result<(Host, u16), UrlError> {
     if authority.contains('@') {
         return Err(UrlError("userinfo is not allowed"));
@@ -164,7 +165,7 @@ pub(crate) fn parse_authority(authority: &str, scheme: Scheme) -> Result<(Host, 
         (parse_host_name(name)?, port)
     };
     let port = match port {
-        None => scheme.default_port(),
+        None | Some("") => scheme.default_port(),
         Some(p) => parse_port(p)?,
     };
     Ok((host, port))
@@ -248,6 +249,19 @@ mod tests {
             ok("http://127.0.0.1/").origin.host,
             Host::V4(Ipv4Addr::LOCALHOST)
         );
+        // RFC 3986 §3.2.3, §6.2.3: an empty port is the scheme's default, and `Host` omits it.
+        for (u, port, authority) in [
+            ("http://x:/", 80, "x"),
+            ("https://example.com:/", 443, "example.com"),
+            ("https://[::1]:?q", 443, "[::1]"),
+        ] {
+            let t = ok(u);
+            assert_eq!(
+                (t.origin.port, t.origin.authority().as_str()),
+                (port, authority),
+                "{u}"
+            );
+        }
     }
 
     #[test]
@@ -260,7 +274,6 @@ mod tests {
             "http://u:p@x/",
             "http://x:0/",
             "http://x:65536/",
-            "http://x:/",
             "http://x:8a/",
             "http://x y/",
             "http://x/a b",

@@ -476,6 +476,9 @@ fn malformed_field_lines_are_malformed() {
         "HTTP/2 200 OK",
         "HTTP/1.1 20 OK",
         "HTTP/1.1 099 Low",
+        // RFC 9110 §15: codes outside 100–599 are invalid.
+        "HTTP/1.1 600 High",
+        "HTTP/1.1 999",
         "http/1.1 200 OK",
         "HTTP/1.1 2000 OK",
     ] {

@@ -235,3 +235,52 @@ fn dead_port_is_connection_refused() {
     out.assert_error(ErrorCode::ConnectionRefused, &["req"]);
     assert!(elapsed < Duration::from_secs(2), "refusal took {elapsed:?}");
 }
+
+/// Name resolution cannot be interrupted, but its time counts: when the resolver returns after
+/// the overall deadline, the request fails with `deadline_exceeded` (23) whatever the answer was
+/// (`abi.md`, "Timeouts and limits"); a prompt failure stays `dns_error` (14).
+#[test]
+fn slow_resolution_past_the_deadline_is_deadline_exceeded() {
+    let server = TestServer::echo();
+    let live = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    let origin = format!("http://slow.test:{}", server.port());
+    let url = format!("{origin}/");
+    let timeouts = Timeouts {
+        total: ms(200),
+        ..RELAXED
+    };
+    type Answer = fn(SocketAddr) -> std::io::Result<Vec<SocketAddr>>;
+    let answers: [(&str, Answer); 3] = [
+        ("failure", |_| Err(std::io::Error::other("no such host"))),
+        ("empty answer", |_| Ok(Vec::new())),
+        ("an address", |live| Ok(vec![live])),
+    ];
+    for (what, answer) in answers {
+        let ctx = HttpCtx::builder()
+            .allowed_hosts([origin.as_str()])
+            .address_policy(wasi_experimental_http_wasmtime::AddressPolicy::AllowAll)
+            .timeouts(timeouts.clone())
+            .resolver(move |_, _| {
+                std::thread::sleep(ms(400));
+                answer(live)
+            })
+            .build()
+            .unwrap();
+        let (out, elapsed) = timed_fetch(ctx, &["GET", &url]);
+        out.assert_error(ErrorCode::DeadlineExceeded, &["req"]);
+        assert!(
+            elapsed < ms(400) + MARGIN,
+            "{what}: took {elapsed:?}, the resolver sleeps 400 ms"
+        );
+    }
+    // The same failure before the deadline is a DNS error.
+    let ctx = HttpCtx::builder()
+        .allowed_hosts([origin.as_str()])
+        .timeouts(timeouts)
+        .resolver(|_, _| Err(std::io::Error::other("no such host")))
+        .build()
+        .unwrap();
+    let (out, _) = timed_fetch(ctx, &["GET", &url]);
+    out.assert_error(ErrorCode::DnsError, &["req"]);
+    assert!(server.requests().is_empty(), "nothing reached the server");
+}

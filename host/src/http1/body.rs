@@ -60,7 +60,8 @@ pub(crate) fn framing(head: &ResponseHead, request_was_head: bool) -> Result<Fra
     })
 }
 
-/// Every Content-Length value must be the same decimal number (§6.3 item 5).
+/// Every Content-Length value must be the same decimal number (§6.3 item 5) that fits in a u64.
+/// Leading zeros are allowed however many (`1*DIGIT`, RFC 9110 §8.6); only the value counts.
 fn content_length(head: &ResponseHead) -> Result<Option<u64>, ParseError> {
     let mut found: Option<u64> = None;
     for part in head
@@ -68,12 +69,15 @@ fn content_length(head: &ResponseHead) -> Result<Option<u64>, ParseError> {
         .flat_map(|v| v.split(|&b| b == b','))
     {
         let digits = trim_ows(part);
-        if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
             return Err(ParseError::ContentLength);
         }
         let n = digits
             .iter()
-            .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            .try_fold(0u64, |acc, d| {
+                acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+            .ok_or(ParseError::ContentLength)?;
         if found.is_some_and(|f| f != n) {
             return Err(ParseError::ContentLength);
         }
@@ -85,7 +89,8 @@ fn content_length(head: &ResponseHead) -> Result<Option<u64>, ParseError> {
 /// Where the chunked decoder is.
 #[derive(Debug, Clone)]
 pub(crate) enum Chunk {
-    /// In a chunk-size line: hex digits so far, value, whether past the digits, line length.
+    /// In a chunk-size line: hex digits so far (saturating), value, whether past the digits,
+    /// line length.
     Size {
         digits: u8,
         value: u64,
@@ -359,12 +364,13 @@ impl Chunk {
                                 return Err(ParseError::ChunkSize);
                             }
                         }
-                        // chunk-size = 1*HEXDIG; 16 digits fill a u64, more would overflow.
+                        // chunk-size = 1*HEXDIG. Leading zeros count for nothing; a value
+                        // that would need more than 16 significant digits overflows a u64.
                         _ if b.is_ascii_hexdigit() && !*after_digits => {
-                            if *digits == 16 {
+                            if *value > u64::MAX >> 4 {
                                 return Err(ParseError::ChunkSize);
                             }
-                            *digits += 1;
+                            *digits = digits.saturating_add(1);
                             let d = (b as char).to_digit(16).unwrap_or(0);
                             *value = (*value << 4) | u64::from(d);
                         }
@@ -446,6 +452,11 @@ mod tests {
                 ChunkSize,
                 "§7.1: a size that overflows 64 bits",
             ),
+            (
+                b"0000010000000000000000\r\n",
+                ChunkSize,
+                "§7.1: leading zeros do not hide an overflow",
+            ),
             (b"5;a\x01\r\n", ChunkSize, "§7.1.1: chunk-ext bytes"),
             (
                 b"5\r\nhelloXX",
@@ -476,6 +487,98 @@ mod tests {
             Err(ParseError::ChunkLineTooLong),
             "the chunk-line limit applies to partial input"
         );
+    }
+
+    /// RFC 9112 §7.1: chunk-size = 1*HEXDIG, however many leading zeros; what counts is that the
+    /// value fits in 64 bits. Each row: input, the body decoded, whether the framed end was reached.
+    #[test]
+    fn accepted_chunk_size_table() {
+        let cases: &[(&[u8], &[u8], bool, &str)] = &[
+            (
+                b"00000000000000001\r\nx\r\n0\r\n\r\n",
+                b"x",
+                true,
+                "17 digits, one significant",
+            ),
+            (
+                b"0000000000000000000000000003\r\nabc\r\n00000000000000000\r\n\r\n",
+                b"abc",
+                true,
+                "leading zeros in data and last-chunk sizes",
+            ),
+            (b"0\r\n\r\n", b"", true, "last-chunk"),
+        ];
+        for (input, body, done, rule) in cases {
+            for step in [1, 4, 100] {
+                assert_eq!(
+                    decode_all(Framing::Chunked, input, step),
+                    Ok((body.to_vec(), *done)),
+                    "{rule}, step {step}"
+                );
+            }
+        }
+        // The largest size, behind zeros: the decoder expects u64::MAX bytes of data.
+        let mut d = BodyDecoder::new(Framing::Chunked);
+        let input = b"0000ffffffffffffffff\r\n";
+        let p = d.decode(input, &mut [0; 8], &Limits::default()).unwrap();
+        assert_eq!(p.consumed, input.len());
+        assert_eq!(d.direct_limit(), Some(u64::MAX));
+    }
+
+    /// RFC 9110 §8.6: Content-Length = 1*DIGIT; leading zeros are allowed, the value must fit in
+    /// 64 bits (RFC 9112 §6.3 rule 5). Each row: the field value, the framing decided.
+    #[test]
+    fn content_length_table() {
+        let cases: &[(&str, Result<Framing, ParseError>, &str)] = &[
+            ("5", Ok(Framing::Length(5)), "plain"),
+            (
+                "00000000000000000005",
+                Ok(Framing::Length(5)),
+                "20 digits, one significant",
+            ),
+            ("0", Ok(Framing::Length(0)), "zero"),
+            (
+                "0000000000000000000000",
+                Ok(Framing::Length(0)),
+                "all zeros",
+            ),
+            (
+                "18446744073709551615",
+                Ok(Framing::Length(u64::MAX)),
+                "u64::MAX",
+            ),
+            (
+                "000018446744073709551615",
+                Ok(Framing::Length(u64::MAX)),
+                "u64::MAX behind zeros",
+            ),
+            (
+                "005, 5",
+                Ok(Framing::Length(5)),
+                "equal values, spelled differently",
+            ),
+            (
+                "18446744073709551616",
+                Err(ParseError::ContentLength),
+                "u64::MAX + 1",
+            ),
+            (
+                "000018446744073709551616",
+                Err(ParseError::ContentLength),
+                "overflow behind zeros",
+            ),
+            (
+                "99999999999999999999",
+                Err(ParseError::ContentLength),
+                "20 digits, overflow",
+            ),
+            ("05, 6", Err(ParseError::ContentLength), "differing values"),
+            ("+5", Err(ParseError::ContentLength), "not 1*DIGIT"),
+        ];
+        for (value, want, rule) in cases {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\n");
+            assert_eq!(fr(head.as_bytes(), false), *want, "{rule}: {value:?}");
+        }
     }
 
     /// Bytes produced before an error in the same step are delivered first; the error comes

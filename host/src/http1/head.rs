@@ -96,7 +96,7 @@ pub(crate) struct InvalidFieldName;
 pub(crate) enum StatusClass {
     /// 1xx other than 101: skipped by a client that does not use it.
     Interim,
-    /// 2xx..9xx: the response.
+    /// 2xx..5xx: the response.
     Final,
 }
 
@@ -105,7 +105,7 @@ pub(crate) enum StatusClass {
 pub(crate) struct ResponseHead {
     /// `HTTP/1.0` (false) or `HTTP/1.1` (true).
     pub(crate) http11: bool,
-    /// The status code, 100..=999.
+    /// The status code, 100..=599.
     pub(crate) status: u16,
     /// Field lines in the order received.
     pub(crate) fields: Vec<Field>,
@@ -229,7 +229,8 @@ pub(crate) fn split_lines(section: &[u8]) -> Result<impl Iterator<Item = &[u8]>,
 }
 
 /// `HTTP-version SP status-code SP [reason-phrase]` (RFC 9112 §4). A missing SP after the code
-/// is tolerated, as many servers omit it with an empty reason.
+/// is tolerated, as many servers omit it with an empty reason. The code must be 100–599: RFC 9110
+/// §15 calls any other value invalid, and the host refuses it rather than pass it on.
 fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ParseError> {
     let http11 = match line.get(..9) {
         Some(b"HTTP/1.1 ") => true,
@@ -243,8 +244,8 @@ fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ParseError> {
     let status = code
         .iter()
         .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-    if status < 100 {
-        return Err(ParseError::StatusLine);
+    if !(100..=599).contains(&status) {
+        return Err(ParseError::StatusCode);
     }
     match line.get(12..) {
         None | Some([]) => {}
@@ -358,8 +359,23 @@ mod tests {
             ),
             (
                 b"HTTP/1.1 099 x\r\n\r\n",
-                StatusLine,
+                StatusCode,
                 "RFC 9110 §15: codes start at 100",
+            ),
+            (
+                b"HTTP/1.1 000 x\r\n\r\n",
+                StatusCode,
+                "RFC 9110 §15: codes start at 100",
+            ),
+            (
+                b"HTTP/1.1 600 x\r\n\r\n",
+                StatusCode,
+                "RFC 9110 §15: codes end at 599",
+            ),
+            (
+                b"HTTP/1.1 999\r\n\r\n",
+                StatusCode,
+                "RFC 9110 §15: codes end at 599",
             ),
             (
                 b"HTTP/1.1 200 O\x01K\r\n\r\n",
@@ -441,7 +457,20 @@ mod tests {
                 1,
                 "RFC 9110 §5.5: obs-text",
             ),
-            (b"HTTP/1.1 999 x\r\n\r\n", true, 999, 0, "three digits"),
+            (
+                b"HTTP/1.1 100 x\r\n\r\n",
+                true,
+                100,
+                0,
+                "RFC 9110 §15: lowest code",
+            ),
+            (
+                b"HTTP/1.1 599 x\r\n\r\n",
+                true,
+                599,
+                0,
+                "RFC 9110 §15: highest code",
+            ),
         ];
         for (head, http11, status, fields, rule) in cases {
             let h = parse_head(head).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
@@ -489,6 +518,51 @@ mod tests {
             class(b"HTTP/1.1 101 Switching\r\n\r\n"),
             Err(ParseError::SwitchingProtocols)
         );
+    }
+
+    /// `abi.md`, "Timeouts and limits": the default limits accept the long lines real sites
+    /// send (curl's 100 KiB per line, browsers' 256 KiB per head) and refuse just beyond them.
+    #[test]
+    fn default_limits_table() {
+        fn head(lines: &[usize]) -> Vec<u8> {
+            let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for (i, &len) in lines.iter().enumerate() {
+                let name = format!("x-{i:03}: ");
+                h.extend_from_slice(name.as_bytes());
+                h.extend(std::iter::repeat_n(b'v', len - name.len()));
+                h.extend_from_slice(b"\r\n");
+            }
+            h.extend_from_slice(b"\r\n");
+            h
+        }
+        const KIB: usize = 1024;
+        let cases: &[(&[usize], Result<(), ParseError>, &str)] = &[
+            (
+                &[40 * KIB],
+                Ok(()),
+                "a 40 KiB Content-Security-Policy-sized line",
+            ),
+            (&[100 * KIB], Ok(()), "a line of exactly 100 KiB"),
+            (
+                &[100 * KIB + 1],
+                Err(ParseError::LineTooLong),
+                "100 KiB + 1",
+            ),
+            (&[90 * KIB, 90 * KIB], Ok(()), "two 90 KiB lines: 180 KiB"),
+            (&[8 * KIB; 30], Ok(()), "thirty 8 KiB cookies: 240 KiB"),
+            (
+                &[90 * KIB, 90 * KIB, 90 * KIB],
+                Err(ParseError::SectionTooLarge),
+                "three 90 KiB lines: 270 KiB",
+            ),
+        ];
+        for (lines, want, what) in cases {
+            let h = head(lines);
+            let got = HeadParser::response(&Limits::default())
+                .feed(&h)
+                .map(|end| assert_eq!(end, Some(h.len()), "{what}"));
+            assert_eq!(got, *want, "{what}");
+        }
     }
 
     #[test]

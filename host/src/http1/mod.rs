@@ -18,6 +18,8 @@ pub(crate) use request::{RequestError, encode_request_head, is_idempotent, valid
 pub(crate) enum ParseError {
     /// The status line is not `HTTP/1.x SP 3DIGIT [SP reason]`.
     StatusLine,
+    /// The status code is three digits outside 100–599 (RFC 9110 §15: invalid).
+    StatusCode,
     /// A field name is empty or not a token (this includes whitespace before the colon).
     FieldName,
     /// A field value contains a control character.

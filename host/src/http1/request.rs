@@ -63,6 +63,13 @@ fn is_forbidden(name: &str) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
 }
 
+/// Every name the host owns, whatever the value: `Host`, `Content-Length` and [`is_forbidden`].
+fn is_host_owned(name: &str) -> bool {
+    name.eq_ignore_ascii_case("host")
+        || name.eq_ignore_ascii_case("content-length")
+        || is_forbidden(name)
+}
+
 /// One or more ASCII digits, as a number (`None` if not digits or too large).
 fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
@@ -114,6 +121,12 @@ pub(crate) fn encode_request_head(
             return Err(RequestError::HeaderBlock(
                 "field value contains CR, NUL or another control character",
             ));
+        }
+        // Servers and CGI gateways that fold `_` into `-` (CGI's HTTP_* variables, nginx with
+        // `underscores_in_headers`, some frameworks) would read `Transfer_Encoding` as the
+        // framing field the host owns; such names are refused whatever their value.
+        if name.contains('_') && is_host_owned(&name.replace('_', "-")) {
+            return Err(RequestError::ForbiddenHeader(name.to_owned()));
         }
         if name.eq_ignore_ascii_case("host") {
             // Naming the URL's own authority is harmless; anything else would reach another
@@ -175,6 +188,14 @@ mod tests {
                 "POST /p?q HTTP/1.1\r\nHost: h:8080\r\ncontent-type: text/plain\r\nabc: def\r\nContent-Length: 5\r\n\r\n",
             ),
             ("GET", "h", "", 0, "GET /p?q HTTP/1.1\r\nHost: h\r\n\r\n"),
+            // `_` is a tchar (RFC 9110 §5.6.2): names not host-owned under `_` → `-` are sent.
+            (
+                "GET",
+                "h",
+                "X_Custom: 1\nHost_Name: a",
+                0,
+                "GET /p?q HTTP/1.1\r\nHost: h\r\nX_Custom: 1\r\nHost_Name: a\r\n\r\n",
+            ),
             (
                 "PUT",
                 "h",
@@ -241,7 +262,8 @@ mod tests {
 
     /// `abi.md`, "Header blocks": `Host` other than the URL's authority, a
     /// `Content-Length` other than the body's, framing and hop-by-hop fields (RFC 9110 §7.6.1,
-    /// RFC 9112 §6) are refused with the name the guest wrote.
+    /// RFC 9112 §6) are refused with the name the guest wrote; so is a name that becomes one of
+    /// them when `_` is read as `-` (RFC 3875 §4.1.18: CGI folds `-` and `_` together).
     #[test]
     fn host_owned_headers() {
         let cases = [
@@ -258,6 +280,14 @@ mod tests {
             ("Keep-Alive: 5", 3, "Keep-Alive"),
             ("Expect: 100-continue", 3, "Expect"),
             ("Proxy-Authorization: x", 3, "Proxy-Authorization"),
+            // A name that is host-owned once `_` reads as `-` (CGI, nginx
+            // `underscores_in_headers`): refused even with a harmless value.
+            ("Transfer_Encoding: chunked", 3, "Transfer_Encoding"),
+            ("content_length: 3", 3, "content_length"),
+            ("Content_Length: 4", 3, "Content_Length"),
+            ("Keep_Alive: 5", 3, "Keep_Alive"),
+            ("Proxy_Authorization: x", 3, "Proxy_Authorization"),
+            ("proxy_x: y", 3, "proxy_x"),
         ];
         for (block, body, name) in cases {
             assert_eq!(

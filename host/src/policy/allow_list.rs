@@ -148,6 +148,13 @@ mod tests {
         assert!(!admits(&l, "https://evilexample.com/"));
         assert!(!admits(&l, "https://a.example.com/"));
         assert!(admits(&["http://h:80"], "http://h/"));
+        // An empty port is the default in entries and URLs alike (RFC 3986 §3.2.3, §6.2.3).
+        assert!(admits(&["https://example.com:"], "https://example.com/"));
+        assert!(admits(&l, "https://example.com:/"));
+        assert!(!admits(
+            &["https://example.com:"],
+            "https://example.com:8443/"
+        ));
     }
 
     #[test]

@@ -302,19 +302,24 @@ impl Dialer {
         let addrs: Vec<SocketAddr> = match &origin.host {
             Host::V4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), origin.port)],
             Host::V6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), origin.port)],
-            // The port is the URL's, whatever a custom resolver put in its answers.
-            Host::Name(name) => (self.resolver)(name, origin.port)
-                .map_err(HttpError::Dns)?
-                .into_iter()
-                .map(|a| SocketAddr::new(a.ip(), origin.port))
-                .collect(),
+            Host::Name(name) => {
+                let resolved = (self.resolver)(name, origin.port);
+                // The system resolver cannot be interrupted; its time still counts. Once the
+                // deadline has passed, that is the failure, whatever the resolver answered: a
+                // slow failure is a timeout first.
+                if clock.total_left().is_zero() {
+                    return Err(HttpError::Timeout(TimeoutPhase::Total));
+                }
+                // The port is the URL's, whatever a custom resolver put in its answers.
+                resolved
+                    .map_err(HttpError::Dns)?
+                    .into_iter()
+                    .map(|a| SocketAddr::new(a.ip(), origin.port))
+                    .collect()
+            }
         };
         if addrs.is_empty() {
             return Err(HttpError::Dns(io::Error::other("no addresses")));
-        }
-        // The system resolver cannot be interrupted; its time still counts.
-        if clock.total_left().is_zero() {
-            return Err(HttpError::Timeout(TimeoutPhase::Total));
         }
         let permitted: Vec<SocketAddr> = addrs
             .into_iter()
