@@ -206,6 +206,9 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
     for range in [args.url, args.method, args.headers, args.body] {
         range.check(mem)?;
     }
+    if ctx.interrupt.is_set() {
+        return Err(HttpError::Interrupted.code());
+    }
     let request = Request {
         url: args.url.bytes(mem)?,
         method: args.method.bytes(mem)?,
@@ -224,7 +227,7 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
     }
     let response = ctx
         .client
-        .execute(&prepared, request.body)
+        .execute(&prepared, request.body, &ctx.interrupt, ctx.deadline)
         .map_err(|e| failed(request.url, &e))?;
     let status = response.head.status;
     let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
@@ -276,6 +279,9 @@ fn headers_get_all(
 fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Result<(), ErrorCode> {
     // Both checked before any byte leaves the connection, so a bad pointer loses no body data.
     out.check(mem)?;
+    if ctx.interrupt.is_set() {
+        return Err(HttpError::Interrupted.code());
+    }
     let response = ctx
         .responses
         .get_mut(&handle)
@@ -283,6 +289,6 @@ fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Res
     if out.buf.len == 0 {
         return Err(ErrorCode::BufferTooSmall);
     }
-    let n = response.read_body(out.buf.bytes_mut(mem)?)?;
+    let n = response.read_body(out.buf.bytes_mut(mem)?, &ctx.interrupt, ctx.deadline)?;
     gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
 }

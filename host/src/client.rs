@@ -7,9 +7,10 @@ use crate::error_code::ErrorCode;
 use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseHead, StatusClass};
 use crate::policy::{Admission, AllowList};
 use crate::pool::Pool;
-use crate::transport::{Clock, Conn, Dialer, Endpoint};
+use crate::transport::{Clock, Conn, Dialer, Endpoint, Interrupt};
 use crate::url;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
@@ -115,12 +116,16 @@ impl Client {
     }
 
     /// Sends a prepared request and reads the response head. The body stays on the connection.
+    /// `interrupt` ends every wait when set; `deadline` is the embedder's cap on the overall
+    /// deadline (`abi.md`, "Interrupts and the embedder's deadline").
     pub(crate) fn execute(
         self: &Arc<Self>,
         req: &Prepared,
         body: &[u8],
+        interrupt: &Interrupt,
+        deadline: Option<Instant>,
     ) -> Result<Response, HttpError> {
-        let mut clock = Clock::start(&self.timeouts);
+        let mut clock = Clock::start(&self.timeouts, interrupt.clone(), deadline);
         // A pooled connection may have been closed by the server while idle; an idempotent
         // request is retried once on a fresh connection (RFC 9110 §9.2.2), anything else is not.
         if let Some(conn) = self.pool.take(&req.endpoint.origin) {
@@ -218,14 +223,21 @@ impl Client {
 
 impl Response {
     /// Reads decoded body bytes into `out` (non-empty). `Ok(0)` only at the framed end; after an
-    /// error the same code is returned again.
-    pub(crate) fn read_body(&mut self, out: &mut [u8]) -> Result<usize, ErrorCode> {
+    /// error the same code is returned again. `interrupt` and `deadline` are the store's
+    /// current ones (they may have changed since the request was sent).
+    pub(crate) fn read_body(
+        &mut self,
+        out: &mut [u8],
+        interrupt: &Interrupt,
+        deadline: Option<Instant>,
+    ) -> Result<usize, ErrorCode> {
         let BodyState::Reading(body) = &mut self.body else {
             return match self.body {
                 BodyState::Failed(code) => Err(code),
                 _ => Ok(0),
             };
         };
+        body.clock.update(interrupt, deadline);
         match body.read(out) {
             Ok(n) => {
                 // Release the connection as soon as the framed end is decoded, not when the

@@ -5,7 +5,7 @@ use crate::client::{Client, Response};
 use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
 use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
-use crate::transport::{self, Dialer, Resolver};
+use crate::transport::{self, Dialer, Interrupt, Resolver};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
@@ -13,6 +13,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// The per-store state of the `wasi_experimental_http` functions: open responses by handle,
 /// and a reference to the shared configuration and connection pool.
@@ -28,6 +29,10 @@ use std::sync::Arc;
 pub struct HttpCtx {
     pub(crate) client: Arc<Client>,
     max_concurrent: u32,
+    /// Ends every network wait of this store when set (`interrupt_handle`).
+    pub(crate) interrupt: Interrupt,
+    /// The embedder's cap on every request's overall deadline (`set_deadline`).
+    pub(crate) deadline: Option<Instant>,
     pub(crate) responses: HashMap<u32, Response>,
     next_handle: u64,
 }
@@ -72,6 +77,44 @@ impl HttpCtx {
         self.responses.len()
     }
 
+    /// A handle that interrupts this store's network activity from any thread: a `req` or
+    /// `body_read` blocked on the network returns `interrupted` (36) within 50 ms, and every
+    /// later one returns it at once, until [`InterruptHandle::clear`] or
+    /// [`HttpCtx::clear_interrupt`]. `close`, `header_get` and `headers_get_all` keep working.
+    /// Siblings are not affected. See `abi.md`, "Interrupts and the embedder's deadline".
+    ///
+    /// ```no_run
+    /// # let ctx = wasi_experimental_http_wasmtime::HttpCtx::new(None, None)?;
+    /// let handle = ctx.interrupt_handle();
+    /// std::thread::spawn(move || {
+    ///     std::thread::sleep(std::time::Duration::from_secs(1));
+    ///     handle.interrupt(); // the guest's pending HTTP call returns 36
+    /// });
+    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// ```
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle(self.interrupt.clone())
+    }
+
+    /// Clears an interrupt: later calls proceed normally. Responses whose body read was
+    /// interrupted stay failed.
+    pub fn clear_interrupt(&self) {
+        self.interrupt.clear();
+    }
+
+    /// Caps every network wait of this store, of requests already open too, at `deadline`
+    /// (`None` removes the cap); reaching it is `deadline_exceeded` (23). With
+    /// `Store::set_epoch_deadline` for guest code, one wall-clock budget covers the whole
+    /// invocation (see the README, "Embedding").
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// The cap set by [`HttpCtx::set_deadline`].
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Number of idle keep-alive connections in the shared pool.
     pub fn idle_connections(&self) -> usize {
         self.client.pool.idle_count()
@@ -81,6 +124,8 @@ impl HttpCtx {
         HttpCtx {
             client,
             max_concurrent,
+            interrupt: Interrupt::new(),
+            deadline: None,
             responses: HashMap::new(),
             next_handle: 1,
         }
@@ -103,6 +148,29 @@ impl HttpCtx {
     /// Whether another response may be opened.
     pub(crate) fn has_capacity(&self) -> bool {
         self.responses.len() < self.max_concurrent as usize
+    }
+}
+
+/// Interrupts one store's network activity; see [`HttpCtx::interrupt_handle`]. Cheap to clone,
+/// `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct InterruptHandle(Interrupt);
+
+impl InterruptHandle {
+    /// Interrupts: blocked waits end within 50 ms with `interrupted` (36), later calls fail
+    /// at once, until cleared.
+    pub fn interrupt(&self) {
+        self.0.set();
+    }
+
+    /// Clears the interrupt.
+    pub fn clear(&self) {
+        self.0.clear();
+    }
+
+    /// Whether the store is interrupted.
+    pub fn is_interrupted(&self) -> bool {
+        self.0.is_set()
     }
 }
 

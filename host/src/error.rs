@@ -49,6 +49,20 @@ pub(crate) struct IoFailure {
     pub(crate) phase: TimeoutPhase,
 }
 
+/// The error inside an `io::Error` that an interrupted wait returns (made by the transport,
+/// recognised by [`HttpError::from_io`]). std's `ErrorKind::Interrupted` is EINTR, which is
+/// retried, so it cannot carry this meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted by the embedder")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Why a request or a body read failed.
 #[derive(Debug)]
 pub(crate) enum HttpError {
@@ -90,6 +104,9 @@ pub(crate) enum HttpError {
     BodyTooLarge,
     /// Any other I/O error.
     Io(io::Error),
+    // --- the embedder's ---
+    /// The embedder interrupted the store (or dropped the future of an async call).
+    Interrupted,
     // --- ours ---
     /// An internal invariant failed (a bug, reported rather than spun on or panicked over).
     Internal(&'static str),
@@ -144,6 +161,7 @@ impl HttpError {
             },
             HttpError::BodyTooLarge => ErrorCode::ResponseBodyTooLarge,
             HttpError::Io(_) => ErrorCode::ConnectionError,
+            HttpError::Interrupted => ErrorCode::Interrupted,
             HttpError::Internal(_) => ErrorCode::RuntimeError,
         }
     }
@@ -152,11 +170,13 @@ impl HttpError {
     /// expired socket timeout as the armed phase, an EOF or a reset by the stage.
     pub(crate) fn from_io(failure: IoFailure, stage: Stage) -> HttpError {
         let IoFailure { error, phase } = failure;
-        if let Some(tls) = error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return HttpError::from_tls(tls.clone());
+        if let Some(inner) = error.get_ref() {
+            if inner.is::<Interrupted>() {
+                return HttpError::Interrupted;
+            }
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return HttpError::from_tls(tls.clone());
+            }
         }
         match error.kind() {
             // std reports an expired socket timeout as either, depending on the platform.
@@ -186,6 +206,12 @@ impl HttpError {
 
     /// Classifies a failed TCP connect to one address.
     pub(crate) fn from_connect(error: io::Error, phase: TimeoutPhase) -> HttpError {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<Interrupted>())
+        {
+            return HttpError::Interrupted;
+        }
         match error.kind() {
             io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::Timeout(phase),

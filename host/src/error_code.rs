@@ -108,6 +108,8 @@ error_codes! {
     ForbiddenHeader = 34, "forbidden_header";
     /// Another network error (unreachable network, ...).
     ConnectionError = 35, "connection_error";
+    /// The embedder interrupted this store's network activity.
+    Interrupted = 36, "interrupted";
 }
 
 #[cfg(test)]

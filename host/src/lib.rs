@@ -33,6 +33,6 @@ mod url;
 
 pub use abi::{FUNCTIONS, MODULE, add_to_linker};
 pub use config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
-pub use ctx::{HttpCtx, HttpCtxBuilder};
+pub use ctx::{HttpCtx, HttpCtxBuilder, InterruptHandle};
 pub use error_code::ErrorCode;
 pub use policy::AddressPolicy;

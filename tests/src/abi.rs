@@ -103,6 +103,11 @@ impl Proxy {
         }
     }
 
+    /// The store's HTTP context (for the embedder's controls: interrupt, deadline).
+    pub fn ctx(&mut self) -> &mut HttpCtx {
+        self.inst.ctx()
+    }
+
     /// Size of the proxy's memory in bytes (64 KiB).
     pub fn mem_size(&mut self) -> u32 {
         u32::try_from(self.inst.mem_size()).expect("memory fits u32")

@@ -1,6 +1,7 @@
 //! The deadlines of one request: an overall deadline, a response-header deadline armed when
 //! the connection is ready, and an idle bound per wait (`abi.md`, "Timeouts and limits").
 
+use super::Interrupt;
 use crate::config::Timeouts;
 use crate::error::TimeoutPhase;
 use std::time::{Duration, Instant};
@@ -14,24 +15,44 @@ pub(crate) fn deadline(now: Instant, budget: Duration) -> Instant {
     now.checked_add(budget.min(FOREVER)).unwrap_or(now)
 }
 
-/// The deadlines of one request. Every read and write re-arms the socket timeout from here.
+/// The deadlines of one request, and the interrupt that ends its waits. Every read and write
+/// re-arms the socket from here.
 #[derive(Debug, Clone)]
 pub(crate) struct Clock {
+    /// The request's own overall deadline (`Timeouts::total` from the start).
     total: Instant,
+    /// The embedder's deadline for the store (`HttpCtx::set_deadline`), if any.
+    cap: Option<Instant>,
     header: Option<Instant>,
     header_budget: Duration,
     idle: Duration,
+    /// Ends every wait of this request when set.
+    pub(crate) interrupt: Interrupt,
 }
 
 impl Clock {
-    /// Starts the overall deadline now.
-    pub(crate) fn start(timeouts: &Timeouts) -> Clock {
+    /// Starts the overall deadline now, capped by the embedder's deadline `cap`.
+    pub(crate) fn start(timeouts: &Timeouts, interrupt: Interrupt, cap: Option<Instant>) -> Clock {
         Clock {
             total: deadline(Instant::now(), timeouts.total),
+            cap,
             header: None,
             header_budget: timeouts.response_header,
             idle: timeouts.idle.min(FOREVER),
+            interrupt,
         }
+    }
+
+    /// Replaces the embedder's deadline (it may change between body reads) and the interrupt
+    /// (an async call brings a flag of its own).
+    pub(crate) fn update(&mut self, interrupt: &Interrupt, cap: Option<Instant>) {
+        self.cap = cap;
+        self.interrupt = interrupt.clone();
+    }
+
+    /// The overall deadline: the request's, or the embedder's if that comes first.
+    fn total(&self) -> Instant {
+        self.cap.map_or(self.total, |cap| cap.min(self.total))
     }
 
     /// Arms the response-header deadline (when the connection is ready for the request).
@@ -56,7 +77,7 @@ impl Clock {
                 best = (left, TimeoutPhase::ResponseHeader);
             }
         }
-        let left = self.total.saturating_duration_since(now);
+        let left = self.total().saturating_duration_since(now);
         if left <= best.0 {
             best = (left, TimeoutPhase::Total);
         }
@@ -68,7 +89,7 @@ impl Clock {
 
     /// What is left of the overall deadline.
     pub(crate) fn total_left(&self) -> Duration {
-        self.total.saturating_duration_since(Instant::now())
+        self.total().saturating_duration_since(Instant::now())
     }
 }
 
@@ -88,7 +109,8 @@ mod tests {
     /// An embedder's "no timeout" (`Duration::MAX`) must neither panic nor fire at once.
     #[test]
     fn huge_timeouts_mean_practically_never() {
-        let mut clock = Clock::start(&timeouts(Duration::MAX, Duration::MAX, Duration::MAX));
+        let forever = timeouts(Duration::MAX, Duration::MAX, Duration::MAX);
+        let mut clock = Clock::start(&forever, Interrupt::new(), None);
         clock.arm_header();
         let (budget, _) = clock.budget().unwrap();
         assert!(budget > Duration::from_secs(3600));
@@ -98,13 +120,42 @@ mod tests {
     #[test]
     fn budget_names_the_tightest_phase() {
         let secs = Duration::from_secs;
-        let mut clock = Clock::start(&timeouts(secs(30), secs(1), secs(10)));
+        let mut clock = Clock::start(
+            &timeouts(secs(30), secs(1), secs(10)),
+            Interrupt::new(),
+            None,
+        );
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
         clock.arm_header();
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
         clock.disarm_header();
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
-        let clock = Clock::start(&timeouts(Duration::ZERO, secs(1), secs(10)));
+        let clock = Clock::start(
+            &timeouts(Duration::ZERO, secs(1), secs(10)),
+            Interrupt::new(),
+            None,
+        );
         assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
+    }
+
+    /// The embedder's deadline caps every phase and is blamed as the overall deadline.
+    #[test]
+    fn the_embedders_deadline_caps_every_phase() {
+        let secs = Duration::from_secs;
+        let soon = Instant::now() + Duration::from_millis(200);
+        let mut clock = Clock::start(
+            &timeouts(secs(30), secs(10), secs(10)),
+            Interrupt::new(),
+            Some(soon),
+        );
+        clock.arm_header();
+        let (budget, phase) = clock.budget().unwrap();
+        assert!(budget <= Duration::from_millis(200));
+        assert_eq!(phase, TimeoutPhase::Total);
+        assert!(clock.total_left() <= Duration::from_millis(200));
+        clock.update(&Interrupt::new(), Some(Instant::now()));
+        assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
+        clock.update(&Interrupt::new(), None);
+        assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
     }
 }

@@ -4,9 +4,12 @@
 //! `HttpError::from_io`.
 
 mod clock;
+mod connect;
+mod interrupt;
 mod tls;
 
 pub(crate) use clock::Clock;
+pub(crate) use interrupt::Interrupt;
 pub(crate) use tls::{client_config as tls_client_config, server_name as tls_server_name};
 
 use crate::config::READ_CHUNK;
@@ -66,40 +69,64 @@ pub(crate) struct Dialer {
 /// A TCP socket whose every read and write is bounded by one deadline, re-armed before each
 /// system call. rustls may make several socket calls inside one `read` or `write` (a record
 /// arriving a byte at a time); the deadline bounds all of them together, so a dripping peer
-/// cannot stretch one TLS call past the phase's budget.
+/// cannot stretch one TLS call past the phase's budget. Each wait is cut into slices of at most
+/// [`interrupt::SLICE`], with the interrupt checked before each.
 pub(crate) struct Socket {
     tcp: TcpStream,
     deadline: Instant,
+    interrupt: Interrupt,
 }
 
 impl Socket {
-    fn new(tcp: TcpStream) -> Socket {
+    fn new(tcp: TcpStream, interrupt: Interrupt) -> Socket {
         Socket {
             tcp,
             deadline: Instant::now(),
+            interrupt,
         }
     }
 
-    fn left(&self) -> io::Result<Duration> {
+    /// The next slice of the wait: an error if interrupted or past the deadline.
+    fn slice(&self) -> io::Result<Duration> {
+        self.interrupt.check()?;
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        Ok(left)
+        Ok(left.min(interrupt::SLICE))
     }
+}
+
+/// Whether a socket call ran out of its slice (std reports an expired socket timeout as either,
+/// depending on the platform): the wait goes on with the next slice.
+fn slice_expired(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tcp.set_read_timeout(Some(self.left()?))?;
-        self.tcp.read(buf)
+        loop {
+            self.tcp.set_read_timeout(Some(self.slice()?))?;
+            match self.tcp.read(buf) {
+                Err(e) if slice_expired(&e) => continue,
+                other => return other,
+            }
+        }
     }
 }
 
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp.set_write_timeout(Some(self.left()?))?;
-        self.tcp.write(buf)
+        loop {
+            self.tcp.set_write_timeout(Some(self.slice()?))?;
+            match self.tcp.write(buf) {
+                Err(e) if slice_expired(&e) => continue,
+                other => return other,
+            }
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
@@ -195,7 +222,9 @@ impl Conn {
             Ok((budget, phase)) => (deadline(now, budget), phase),
             Err(phase) => (now, phase),
         };
-        self.stream.socket().deadline = deadline_at;
+        let socket = self.stream.socket();
+        socket.deadline = deadline_at;
+        socket.interrupt.clone_from(&clock.interrupt);
         phase
     }
 
@@ -304,6 +333,11 @@ impl Dialer {
             Host::V6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), origin.port)],
             Host::Name(name) => {
                 let resolved = (self.resolver)(name, origin.port);
+                // Nor can it be interrupted: an interrupt that came meanwhile is honoured as
+                // soon as it returns.
+                if clock.interrupt.is_set() {
+                    return Err(HttpError::Interrupted);
+                }
                 // The system resolver cannot be interrupted; its time still counts. Once the
                 // deadline has passed, that is the failure, whatever the resolver answered: a
                 // slow failure is a timeout first.
@@ -340,7 +374,7 @@ impl Dialer {
             } else {
                 (self.connect_timeout, TimeoutPhase::Connect)
             };
-            match TcpStream::connect_timeout(&addr, budget) {
+            match connect::connect(&addr, budget, &clock.interrupt) {
                 Ok(s) => {
                     tcp = Some(s);
                     break;
@@ -356,7 +390,7 @@ impl Dialer {
         tcp.set_nodelay(true).map_err(HttpError::Io)?;
         clock.arm_header();
         let stream = match &endpoint.tls_name {
-            None => Stream::Plain(Socket::new(tcp)),
+            None => Stream::Plain(Socket::new(tcp, clock.interrupt.clone())),
             Some(name) => Stream::Tls(Box::new(tls::handshake(
                 &self.tls,
                 name.clone(),

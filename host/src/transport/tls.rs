@@ -59,7 +59,7 @@ pub(crate) fn handshake(
 ) -> Result<TlsStream, HttpError> {
     let mut conn =
         rustls::ClientConnection::new(config.clone(), name).map_err(HttpError::from_tls)?;
-    let mut sock = Socket::new(tcp);
+    let mut sock = Socket::new(tcp, clock.interrupt.clone());
     while conn.is_handshaking() {
         let (budget, phase) = clock.budget().map_err(HttpError::Timeout)?;
         sock.deadline = deadline(Instant::now(), budget);

@@ -1,0 +1,371 @@
+//! The embedder's controls over a store blocked in HTTP (abi.md, "Interrupts and the
+//! embedder's deadline"): an interrupt ends every network wait within 50 ms and makes later
+//! calls fail fast until cleared; the store-wide deadline caps every phase.
+//!
+//! `cargo test -p e2e --test control -- --nocapture` prints the measured interrupt latency of
+//! each phase.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use e2e::abi::{BUF_MAX, Proxy, assert_code};
+use e2e::guests::guest_wasm;
+use e2e::run::{GuestOutput, load_module, run_guest};
+use e2e::server::TestServer;
+use e2e::{ctx_allowing, ctx_builder};
+use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+
+fn fetch_wasm() -> PathBuf {
+    let wasm = guest_wasm("tests/guests", "fetch");
+    // Compiled here, so that a timed run spends no time compiling.
+    load_module(&wasm);
+    wasm
+}
+
+/// What a stalling server does with each connection before it goes silent for good.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// Accepts and reads, never writes: a TLS client waits for the ServerHello.
+    Silent,
+    /// Reads the request head, then writes these bytes.
+    Answer(&'static [u8]),
+}
+
+/// A loopback server that never finishes: it keeps every connection open, and can tell whether
+/// the client closed one.
+struct StallServer {
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StallServer {
+    fn start(stall: Stall) -> StallServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (conns.clone(), stop.clone());
+        thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                if let Stall::Answer(bytes) = stall {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                        head.push(byte[0]);
+                    }
+                    stream.write_all(bytes).unwrap();
+                }
+                c.lock().unwrap().push(stream);
+            }
+        });
+        StallServer { addr, conns, stop }
+    }
+
+    fn origin(&self, scheme: &str) -> String {
+        format!("{scheme}://{}", self.addr)
+    }
+
+    fn accepted(&self) -> usize {
+        self.conns.lock().unwrap().len()
+    }
+
+    /// Whether the client closed connection `i` (within `within`).
+    fn closed_by_client(&self, i: usize, within: Duration) -> bool {
+        let mut stream = self.conns.lock().unwrap()[i].try_clone().unwrap();
+        stream.set_read_timeout(Some(within)).unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue, // e.g. a TLS alert before the close
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+impl Drop for StallServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Runs `fetch GET url` on another thread, interrupts it once `blocked()` says it waits in the
+/// phase under test, and returns the guest's output and the time from `interrupt()` to the end
+/// of the run.
+fn interrupted_fetch(
+    origin: &str,
+    url: &str,
+    blocked: impl Fn() -> bool,
+) -> (GuestOutput, Duration) {
+    let wasm = fetch_wasm();
+    let ctx = ctx_allowing([origin]);
+    let handle = ctx.interrupt_handle();
+    let url = url.to_owned();
+    let run = thread::spawn(move || run_guest(&wasm, ctx, &["GET", &url, "--buf", "65536"]));
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !blocked() {
+        assert!(
+            Instant::now() < give_up,
+            "the guest never reached the phase under test"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    // Well inside the phase's wait (every timeout is seconds away).
+    thread::sleep(Duration::from_millis(200));
+    assert!(!run.is_finished(), "the guest must still be blocked");
+    let t0 = Instant::now();
+    handle.interrupt();
+    let out = run.join().unwrap();
+    (out, t0.elapsed())
+}
+
+/// A listener whose accept queue is full, so that a connect to it hangs (the kernel drops the
+/// SYN); the returned streams keep the queue full.
+#[cfg(target_os = "linux")]
+fn hanging_listener() -> (TcpListener, Vec<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Re-listening changes the backlog: 0 lets one connection wait, then SYNs are dropped.
+    rustix::net::listen(&listener, 0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..16 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => fillers.push(s),
+            Err(_) => return (listener, fillers),
+        }
+    }
+    panic!("could not fill the accept queue of {addr}");
+}
+
+#[test]
+fn interrupt_ends_every_blocked_wait_within_50ms() {
+    let limit = Duration::from_millis(50);
+    let mut report = Vec::new();
+
+    // Connect (Linux: the connect is non-blocking and polled in slices).
+    #[cfg(target_os = "linux")]
+    {
+        let (listener, _fillers) = hanging_listener();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let started = Instant::now();
+        let (out, latency) = interrupted_fetch(&origin, &format!("{origin}/"), || {
+            started.elapsed() > Duration::from_millis(100)
+        });
+        out.assert_error(ErrorCode::Interrupted, &["req"]);
+        report.push(("connect", latency));
+    }
+
+    // TLS handshake: the server accepts and reads the ClientHello, never answers.
+    let server = StallServer::start(Stall::Silent);
+    let origin = server.origin("https");
+    let (out, latency) =
+        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
+    out.assert_error(ErrorCode::Interrupted, &["req"]);
+    assert!(server.closed_by_client(0, Duration::from_secs(2)));
+    report.push(("TLS handshake", latency));
+
+    // Waiting for the head: the server reads the request and never answers.
+    let server = StallServer::start(Stall::Answer(b""));
+    let origin = server.origin("http");
+    let (out, latency) =
+        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
+    out.assert_error(ErrorCode::Interrupted, &["req"]);
+    assert!(server.closed_by_client(0, Duration::from_secs(2)));
+    report.push(("response head", latency));
+
+    // Mid-body: 10 of 100000 bytes, then silence.
+    let server = StallServer::start(Stall::Answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789",
+    ));
+    let origin = server.origin("http");
+    let (out, latency) =
+        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
+    out.assert_error(ErrorCode::Interrupted, &["body"]);
+    assert!(
+        server.closed_by_client(0, Duration::from_secs(2)),
+        "an interrupted connection is closed, not pooled"
+    );
+    report.push(("body", latency));
+
+    for (phase, latency) in &report {
+        eprintln!(
+            "interrupt latency, {phase}: {:.1} ms",
+            latency.as_secs_f64() * 1e3
+        );
+    }
+    for (phase, latency) in report {
+        assert!(latency < limit, "{phase}: the interrupt took {latency:?}");
+    }
+}
+
+#[test]
+fn an_interrupted_store_fails_fast_until_cleared() {
+    let server = TestServer::echo();
+    let url = server.url("/echo");
+    let ctx = ctx_allowing([server.origin()]);
+    let sibling = ctx.new_sibling();
+    let mut proxy = Proxy::new(ctx);
+    let (status, open) = proxy.get(&url);
+    assert_eq!(status, 200);
+    let accepted = server.accepted();
+
+    let handle = proxy.ctx().interrupt_handle();
+    handle.interrupt();
+    assert!(handle.is_interrupted());
+    // req and body_read refuse at once; nothing reaches the server.
+    let started = Instant::now();
+    let err = proxy.req(&url, "GET", "", b"").unwrap_err();
+    assert_code(err, ErrorCode::Interrupted, "req while interrupted");
+    assert_code(
+        proxy.body_read(open, BUF_MAX).code,
+        ErrorCode::Interrupted,
+        "body_read while interrupted",
+    );
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(
+        server.accepted(),
+        accepted,
+        "an interrupted store sends nothing"
+    );
+    // The calls that never wait keep working.
+    assert_code(
+        proxy.header_get(open, b"content-type", 256).code,
+        ErrorCode::Success,
+        "header_get",
+    );
+    assert_code(
+        proxy.headers_get_all(open, BUF_MAX).code,
+        ErrorCode::Success,
+        "headers_get_all",
+    );
+    // A sibling store is not interrupted.
+    let mut other = Proxy::new(sibling);
+    assert_eq!(other.get(&url).0, 200);
+
+    // Cleared: the untouched response reads on, and new requests go out.
+    proxy.ctx().clear_interrupt();
+    assert!(!handle.is_interrupted());
+    assert!(proxy.read_body(open).is_ok());
+    assert_eq!(proxy.close(open), 0);
+    let (status, h) = proxy.get(&url);
+    assert_eq!(status, 200);
+    assert_eq!(proxy.close(h), 0);
+
+    // close works while interrupted, and frees the handle.
+    let (_, h) = proxy.get(&url);
+    handle.interrupt();
+    assert_eq!(proxy.close(h), 0);
+    handle.clear();
+}
+
+#[test]
+fn an_interrupted_body_stays_failed_and_its_connection_is_closed() {
+    let server = StallServer::start(Stall::Answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+    ));
+    let mut proxy = Proxy::new(ctx_allowing([server.origin("http")]));
+    let (status, h) = proxy.get(&format!("{}/", server.origin("http")));
+    assert_eq!(status, 200);
+    let first = proxy.body_read(h, BUF_MAX);
+    assert_eq!((first.code, first.data.as_slice()), (0, &b"0123456789"[..]));
+    let handle = proxy.ctx().interrupt_handle();
+    let interrupter = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        handle.interrupt();
+        handle
+    });
+    assert_code(
+        proxy.body_read(h, BUF_MAX).code,
+        ErrorCode::Interrupted,
+        "blocked body_read",
+    );
+    let handle = interrupter.join().unwrap();
+    handle.clear();
+    // Sticky, even after clear: the connection is gone.
+    assert_code(
+        proxy.body_read(h, BUF_MAX).code,
+        ErrorCode::Interrupted,
+        "after clear",
+    );
+    assert_eq!(proxy.ctx().idle_connections(), 0);
+    assert!(server.closed_by_client(0, Duration::from_secs(2)));
+}
+
+#[test]
+fn the_embedders_deadline_caps_every_phase() {
+    let wasm = fetch_wasm();
+    // Waiting for the head, with every timeout a minute away.
+    let server = StallServer::start(Stall::Answer(b""));
+    let origin = server.origin("http");
+    let mut ctx = ctx_allowing([origin.as_str()]);
+    let started = Instant::now();
+    ctx.set_deadline(Some(started + Duration::from_millis(300)));
+    let out = run_guest(&wasm, ctx, &["GET", &format!("{origin}/")]);
+    out.assert_error(ErrorCode::DeadlineExceeded, &["req"]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+
+    // Reading the body of a response that is already open: the deadline set after `req`
+    // applies to it.
+    let server = StallServer::start(Stall::Answer(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+    ));
+    let mut proxy = Proxy::new(ctx_allowing([server.origin("http")]));
+    let (_, h) = proxy.get(&format!("{}/", server.origin("http")));
+    let started = Instant::now();
+    proxy
+        .ctx()
+        .set_deadline(Some(started + Duration::from_millis(300)));
+    assert_eq!(
+        proxy.ctx().deadline(),
+        Some(started + Duration::from_millis(300))
+    );
+    let err = proxy.read_body(h).unwrap_err();
+    assert_code(
+        err.0,
+        ErrorCode::DeadlineExceeded,
+        "body past the embedder's deadline",
+    );
+    assert_eq!(
+        err.1, b"0123456789",
+        "bytes before the deadline are delivered"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+
+    // Removing the cap: a new request waits for its own timeouts again (here a 500 ms
+    // response-header timeout).
+    let server = StallServer::start(Stall::Answer(b""));
+    let origin = server.origin("http");
+    let mut ctx: HttpCtx = ctx_builder([origin.as_str()])
+        .timeouts(wasi_experimental_http_wasmtime::Timeouts {
+            response_header: Duration::from_millis(500),
+            ..e2e::test_timeouts()
+        })
+        .build()
+        .unwrap();
+    ctx.set_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+    ctx.set_deadline(None);
+    let out = run_guest(&wasm, ctx, &["GET", &format!("{origin}/")]);
+    out.assert_error(ErrorCode::ResponseHeaderTimeout, &["req"]);
+}
