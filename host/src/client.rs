@@ -9,6 +9,8 @@ use crate::policy::{Admission, AllowList};
 use crate::pool::Pool;
 use crate::transport::{Clock, Conn, Dialer, Endpoint, Interrupt};
 use crate::url;
+#[cfg(feature = "async")]
+use crate::workers::{Completion, Workers};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +29,9 @@ pub(crate) struct Client {
     pub(crate) dialer: Dialer,
     /// Idle keep-alive connections.
     pub(crate) pool: Pool,
+    /// Threads that run the blocking calls of async guests.
+    #[cfg(feature = "async")]
+    pub(crate) workers: Arc<Workers>,
 }
 
 /// A request as the guest passed it: raw bytes from guest memory.
@@ -45,18 +50,30 @@ pub(crate) struct Response {
 
 enum BodyState {
     Reading(Box<Body>),
+    /// On a worker, for an async `body_read`; if that call's future is dropped the body never
+    /// comes back, and the response fails with `interrupted`.
+    InFlight,
     Done,
     /// The code a failed body keeps returning (`abi.md`, `body_read`).
     Failed(ErrorCode),
 }
 
-struct Body {
+/// The rest of a response's body, still on its connection.
+pub(crate) struct Body {
     conn: Conn,
     decoder: BodyDecoder,
     clock: Clock,
     reusable: bool,
     received: u64,
     client: Arc<Client>,
+}
+
+#[cfg(feature = "async")]
+/// What a body read on a worker gives back: the body, the buffer (read bytes first), the outcome.
+pub(crate) struct BodyRead {
+    pub(crate) body: Box<Body>,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) read: Result<usize, HttpError>,
 }
 
 /// A validated request the policy admitted, ready to go on the wire.
@@ -143,6 +160,49 @@ impl Client {
         self.exchange(conn, &req.head, body, req.is_head, &mut clock)
     }
 
+    #[cfg(feature = "async")]
+    /// [`Client::execute`] on a worker thread, for the async entry points. Dropping the
+    /// returned future interrupts the request (its connection is closed, never pooled).
+    pub(crate) fn execute_on_worker(
+        self: &Arc<Self>,
+        req: Prepared,
+        body: Vec<u8>,
+        interrupt: &Interrupt,
+        deadline: Option<Instant>,
+    ) -> Completion<Result<Response, HttpError>> {
+        let call = interrupt.child();
+        let cancel = call.clone();
+        let client = self.clone();
+        self.workers.spawn(
+            move || client.execute(&req, &body, &call, deadline),
+            move || cancel.set(),
+        )
+    }
+
+    #[cfg(feature = "async")]
+    /// A body read of up to `len` bytes on a worker thread, for the async entry points: the
+    /// body and the bytes come back with the outcome. Dropping the future interrupts the read;
+    /// the body is then dropped with its connection.
+    pub(crate) fn read_on_worker(
+        &self,
+        mut body: Box<Body>,
+        mut buf: Vec<u8>,
+        len: usize,
+        interrupt: &Interrupt,
+        deadline: Option<Instant>,
+    ) -> Completion<BodyRead> {
+        let call = interrupt.child();
+        let cancel = call.clone();
+        self.workers.spawn(
+            move || {
+                buf.resize(len, 0);
+                let read = body.read_into(&mut buf, &call, deadline);
+                BodyRead { body, buf, read }
+            },
+            move || cancel.set(),
+        )
+    }
+
     fn exchange(
         self: &Arc<Self>,
         mut conn: Conn,
@@ -211,11 +271,12 @@ impl Client {
             received: 0,
             client: self.clone(),
         };
+        let body = Box::new(body);
         let state = if body.decoder.is_done() {
             body.release();
             BodyState::Done
         } else {
-            BodyState::Reading(Box::new(body))
+            BodyState::Reading(body)
         };
         Ok(Response { head, body: state })
     }
@@ -231,37 +292,80 @@ impl Response {
         interrupt: &Interrupt,
         deadline: Option<Instant>,
     ) -> Result<usize, ErrorCode> {
-        let BodyState::Reading(body) = &mut self.body else {
-            return match self.body {
-                BodyState::Failed(code) => Err(code),
-                _ => Ok(0),
-            };
+        let mut body = match self.take_body() {
+            Ok(body) => body,
+            Err(done) => return done,
         };
-        body.clock.update(interrupt, deadline);
-        match body.read(out) {
+        let read = body.read_into(out, interrupt, deadline);
+        self.settle(body, read)
+    }
+
+    /// Takes the body out for a read elsewhere (a worker), leaving it in flight; `Err` with the
+    /// call's result when there is nothing to read: `Ok(0)` at the end, the sticky code after
+    /// a failure.
+    pub(crate) fn take_body(&mut self) -> Result<Box<Body>, Result<usize, ErrorCode>> {
+        match std::mem::replace(&mut self.body, BodyState::InFlight) {
+            BodyState::Reading(body) => Ok(body),
+            BodyState::Done => {
+                self.body = BodyState::Done;
+                Err(Ok(0))
+            }
+            BodyState::Failed(code) => {
+                self.body = BodyState::Failed(code);
+                Err(Err(code))
+            }
+            // An async read whose future was dropped took the body with it.
+            BodyState::InFlight => {
+                self.body = BodyState::Failed(ErrorCode::Interrupted);
+                Err(Err(ErrorCode::Interrupted))
+            }
+        }
+    }
+
+    /// Puts a body back after a read and turns the read's outcome into the call's result: at
+    /// the framed end the connection is released at once (the next request can reuse it even
+    /// if the guest never asks again); a failure is sticky and closes the connection.
+    pub(crate) fn settle(
+        &mut self,
+        body: Box<Body>,
+        read: Result<usize, HttpError>,
+    ) -> Result<usize, ErrorCode> {
+        match read {
             Ok(n) => {
-                // Release the connection as soon as the framed end is decoded, not when the
-                // guest asks once more: the next request can reuse it even if the guest never
-                // does.
-                if body.decoder.is_done()
-                    && let BodyState::Reading(body) =
-                        std::mem::replace(&mut self.body, BodyState::Done)
-                {
+                if body.decoder.is_done() {
                     body.release();
+                    self.body = BodyState::Done;
+                } else {
+                    self.body = BodyState::Reading(body);
                 }
                 Ok(n)
             }
-            Err(e) => {
-                log::debug!("body read failed: {e}");
-                let code = e.code();
-                self.body = BodyState::Failed(code);
-                Err(code)
-            }
+            Err(e) => Err(self.fail(&e)),
         }
+    }
+
+    /// Fails the body for good with the code of `e` (a body still taken is dropped with its
+    /// connection by whoever holds it).
+    pub(crate) fn fail(&mut self, e: &HttpError) -> ErrorCode {
+        log::debug!("body read failed: {e}");
+        let code = e.code();
+        self.body = BodyState::Failed(code);
+        code
     }
 }
 
 impl Body {
+    /// Reads decoded body bytes into `out` under the store's current interrupt and deadline.
+    pub(crate) fn read_into(
+        &mut self,
+        out: &mut [u8],
+        interrupt: &Interrupt,
+        deadline: Option<Instant>,
+    ) -> Result<usize, HttpError> {
+        self.clock.update(interrupt, deadline);
+        self.read(out)
+    }
+
     fn read(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
         let Some(max) = self.client.limits.max_response_body else {
             return self.decode_more(out);
@@ -346,7 +450,7 @@ impl Body {
     }
 
     /// Returns the connection to the pool if the response ended cleanly and may be followed.
-    fn release(self) {
+    fn release(self: Box<Self>) {
         // Leftover bytes (ours, rustls's, the socket's) are the pool's entry check.
         if self.reusable && self.decoder.is_done() {
             self.client.pool.put(self.conn);

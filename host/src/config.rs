@@ -126,6 +126,12 @@ impl Default for PoolConfig {
     }
 }
 
+/// Most worker threads that run the blocking calls of async guests (`add_to_linker_async`),
+/// shared by every store of one configuration. Threads start on demand and end when idle, so
+/// the number only bounds a burst: 32 in-flight calls of slow servers keep 32 threads (64 KiB
+/// of stack each in use, typically), and a 33rd call waits for a free one.
+pub const DEFAULT_ASYNC_WORKERS: usize = 32;
+
 /// Responses one store may hold open at once when the embedder gives no number.
 /// The 0.10 host had no default bound; 16 keeps a store's sockets and buffers small.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 16;

@@ -2,10 +2,15 @@
 //! builder that makes both.
 
 use crate::client::{Client, Response};
-use crate::config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+use crate::config::{
+    ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
+    Timeouts,
+};
 use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
 use crate::transport::{self, Dialer, Interrupt, Resolver};
+#[cfg(feature = "async")]
+use crate::workers::Workers;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
@@ -33,6 +38,9 @@ pub struct HttpCtx {
     pub(crate) interrupt: Interrupt,
     /// The embedder's cap on every request's overall deadline (`set_deadline`).
     pub(crate) deadline: Option<Instant>,
+    /// A body buffer reused by async `body_read` calls (lent to the worker during a read).
+    #[cfg(feature = "async")]
+    pub(crate) scratch: Vec<u8>,
     pub(crate) responses: HashMap<u32, Response>,
     next_handle: u64,
 }
@@ -126,6 +134,8 @@ impl HttpCtx {
             max_concurrent,
             interrupt: Interrupt::new(),
             deadline: None,
+            #[cfg(feature = "async")]
+            scratch: Vec::new(),
             responses: HashMap::new(),
             next_handle: 1,
         }
@@ -197,6 +207,7 @@ pub struct HttpCtxBuilder {
     address_policy: AddressPolicy,
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
+    async_workers: usize,
 }
 
 impl Default for HttpCtxBuilder {
@@ -211,6 +222,7 @@ impl Default for HttpCtxBuilder {
             address_policy: AddressPolicy::default(),
             resolver: None,
             pool: PoolConfig::default(),
+            async_workers: DEFAULT_ASYNC_WORKERS,
         }
     }
 }
@@ -302,9 +314,20 @@ impl HttpCtxBuilder {
         self
     }
 
+    /// Most worker threads for the blocking calls of async guests (see
+    /// [`add_to_linker_async`](crate::add_to_linker_async)); default
+    /// [`DEFAULT_ASYNC_WORKERS`]. Threads start on demand, so a sync embedder never has any.
+    pub fn async_workers(mut self, n: usize) -> Self {
+        self.async_workers = n;
+        self
+    }
+
     /// Checks the configuration and builds the context.
     pub fn build(self) -> Result<HttpCtx, ConfigError> {
         let allow_list = AllowList::parse(&self.allowed_hosts)?;
+        if self.async_workers == 0 {
+            return Err(ConfigError::new("async_workers must be at least 1"));
+        }
         if self.only_custom_roots && self.roots.is_empty() {
             return Err(ConfigError::new(
                 "only_custom_roots is set but no root certificate was added",
@@ -331,6 +354,8 @@ impl HttpCtxBuilder {
             limits: self.limits,
             dialer,
             pool: Pool::new(self.pool),
+            #[cfg(feature = "async")]
+            workers: Workers::new(self.async_workers),
         };
         Ok(HttpCtx::from_shared(Arc::new(client), self.max_concurrent))
     }

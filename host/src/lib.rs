@@ -30,9 +30,16 @@ mod policy;
 mod pool;
 mod transport;
 mod url;
+#[cfg(feature = "async")]
+mod workers;
 
+#[cfg(feature = "async")]
+pub use abi::add_to_linker_async;
 pub use abi::{FUNCTIONS, MODULE, add_to_linker};
-pub use config::{ConfigError, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig, Timeouts};
+pub use config::{
+    ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
+    Timeouts,
+};
 pub use ctx::{HttpCtx, HttpCtxBuilder, InterruptHandle};
 pub use error_code::ErrorCode;
 pub use policy::AddressPolicy;

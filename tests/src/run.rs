@@ -198,38 +198,88 @@ pub fn run_guest(wasm: &Path, ctx: HttpCtx, args: &[&str]) -> GuestOutput {
 
 /// Runs an already compiled WASI program; `argv0` is its program name.
 pub fn run_module(module: &Module, argv0: &str, ctx: HttpCtx, args: &[&str]) -> GuestOutput {
-    let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-    let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
-    let mut argv = vec![argv0];
-    argv.extend_from_slice(args);
-    let wasi = WasiCtxBuilder::new()
-        .args(&argv)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .build_p1();
-    let mut store = Store::new(engine(), State { wasi, http: ctx });
-    let linker = linker();
-    let result = linker
-        .instantiate(&mut store, module)
-        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
-        .and_then(|start| start.call(&mut store, ()));
-    let (exit_code, trap) = match result {
-        Ok(()) => (0, None),
-        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => (exit.0, None),
-            None => (-1, Some(format!("{e:?}"))),
-        },
-    };
-    drop(store);
-    let mut stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-    if let Some(trap) = trap {
-        stderr.push_str("\n[trap] ");
-        stderr.push_str(&trap);
+    let mut run = GuestRun::new(argv0, ctx, args);
+    let result = linker()
+        .instantiate(&mut run.store, module)
+        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut run.store, "_start"))
+        .and_then(|start| start.call(&mut run.store, ()));
+    run.finish(result)
+}
+
+/// A linker with WASI preview 1 and the `wasi_experimental_http` functions, both registered
+/// for `call_async` (`add_to_linker_async`).
+pub fn linker_async() -> Linker<State> {
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut State| &mut s.wasi)
+        .expect("link WASI");
+    host::add_to_linker_async(&mut linker, |s: &mut State| &mut s.http).expect("link host");
+    linker
+}
+
+/// [`run_module`] through the async entry points: instantiated and called with
+/// `instantiate_async` / `call_async`, so the host's network waits run on its workers.
+pub async fn run_module_async(
+    module: &Module,
+    argv0: &str,
+    ctx: HttpCtx,
+    args: &[&str],
+) -> GuestOutput {
+    let mut run = GuestRun::new(argv0, ctx, args);
+    let linker = linker_async();
+    let result = async {
+        let instance = linker.instantiate_async(&mut run.store, module).await?;
+        let start = instance.get_typed_func::<(), ()>(&mut run.store, "_start")?;
+        start.call_async(&mut run.store, ()).await
     }
-    GuestOutput {
-        exit_code,
-        stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
-        stderr,
+    .await;
+    run.finish(result)
+}
+
+/// A store set up to run one WASI program with captured output.
+struct GuestRun {
+    store: Store<State>,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl GuestRun {
+    fn new(argv0: &str, ctx: HttpCtx, args: &[&str]) -> GuestRun {
+        let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
+        let mut argv = vec![argv0];
+        argv.extend_from_slice(args);
+        let wasi = WasiCtxBuilder::new()
+            .args(&argv)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build_p1();
+        let store = Store::new(engine(), State { wasi, http: ctx });
+        GuestRun {
+            store,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn finish(self, result: wasmtime::Result<()>) -> GuestOutput {
+        let (exit_code, trap) = match result {
+            Ok(()) => (0, None),
+            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) => (exit.0, None),
+                None => (-1, Some(format!("{e:?}"))),
+            },
+        };
+        drop(self.store);
+        let mut stderr = String::from_utf8_lossy(&self.stderr.contents()).into_owned();
+        if let Some(trap) = trap {
+            stderr.push_str("\n[trap] ");
+            stderr.push_str(&trap);
+        }
+        GuestOutput {
+            exit_code,
+            stdout: String::from_utf8_lossy(&self.stdout.contents()).into_owned(),
+            stderr,
+        }
     }
 }
 

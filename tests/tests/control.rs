@@ -5,6 +5,12 @@
 //! `cargo test -p e2e --test control -- --nocapture` prints the measured interrupt latency of
 //! each phase.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test servers and helpers outside #[test] fns: a panic is a failed test"
+)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -36,6 +36,10 @@ impl Interrupt {
     }
 
     /// A flag that is set when `self` is, and can also be set on its own.
+    #[cfg_attr(
+        not(feature = "async"),
+        allow(dead_code, reason = "used by the async entry points")
+    )]
     pub(crate) fn child(&self) -> Interrupt {
         Interrupt(Arc::new(Node {
             set: AtomicBool::new(false),

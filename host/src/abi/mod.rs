@@ -4,12 +4,17 @@
 //! block) are methods of the response head in `http1`, and host errors become codes through
 //! `HttpError::code` alone.
 
-use crate::client::Request;
+use crate::client::{Prepared, Request, Response};
 use crate::ctx::HttpCtx;
 use crate::error::HttpError;
 use crate::error_code::ErrorCode;
 use crate::guest_memory::{self as gm, GuestRange};
 use wasmtime::{Caller, Extern, Linker};
+
+#[cfg(feature = "async")]
+mod asynchronous;
+#[cfg(feature = "async")]
+pub use asynchronous::add_to_linker_async;
 
 /// The import module name.
 pub const MODULE: &str = "wasi_experimental_http";
@@ -136,11 +141,20 @@ fn with_memory<T: 'static>(
     get: impl Fn(&mut T) -> &mut HttpCtx,
     f: impl FnOnce(&mut [u8], &mut HttpCtx) -> Result<(), ErrorCode>,
 ) -> u32 {
+    result(memory_and_ctx(caller, get, f))
+}
+
+/// [`with_memory`] returning `f`'s value: `memory_not_found` if there is no memory export.
+fn memory_and_ctx<T: 'static, R>(
+    caller: &mut Caller<'_, T>,
+    get: impl Fn(&mut T) -> &mut HttpCtx,
+    f: impl FnOnce(&mut [u8], &mut HttpCtx) -> Result<R, ErrorCode>,
+) -> Result<R, ErrorCode> {
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        return ErrorCode::MemoryNotFound.code();
+        return Err(ErrorCode::MemoryNotFound);
     };
     let (mem, data) = memory.data_and_store_mut(caller);
-    result(f(mem, get(data)))
+    f(mem, get(data))
 }
 
 /// The arguments of `req`.
@@ -200,6 +214,17 @@ fn failed(url: &[u8], e: &HttpError) -> ErrorCode {
 
 /// `req`: see `abi.md`.
 fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode> {
+    let prepared = req_prepare(mem, ctx, args)?;
+    let body = args.body.bytes(mem)?;
+    let response = ctx
+        .client
+        .execute(&prepared, body, &ctx.interrupt, ctx.deadline);
+    req_finish(mem, ctx, args, response)
+}
+
+/// `req` up to the network (steps 1 to 6 of `abi.md`'s order of checks): the request,
+/// validated and admitted. Shared by the sync and async entry points.
+fn req_prepare(mem: &[u8], ctx: &HttpCtx, args: ReqArgs) -> Result<Prepared, ErrorCode> {
     // Every range first, outputs included: nothing is sent if the results cannot be delivered.
     gm::check_out(mem, args.status_ptr, 2)?;
     gm::check_out(mem, args.handle_ptr, 4)?;
@@ -225,10 +250,18 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
     if !ctx.has_handle_numbers() {
         return Err(ErrorCode::RuntimeError);
     }
-    let response = ctx
-        .client
-        .execute(&prepared, request.body, &ctx.interrupt, ctx.deadline)
-        .map_err(|e| failed(request.url, &e))?;
+    Ok(prepared)
+}
+
+/// `req` after the network: a handle for the response, status and handle written. Shared by
+/// the sync and async entry points.
+fn req_finish(
+    mem: &mut [u8],
+    ctx: &mut HttpCtx,
+    args: ReqArgs,
+    response: Result<Response, HttpError>,
+) -> Result<(), ErrorCode> {
+    let response = response.map_err(|e| failed(args.url.bytes(mem).unwrap_or_default(), &e))?;
     let status = response.head.status;
     let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
     gm::write_u16(mem, args.status_ptr, status)?;
@@ -277,6 +310,20 @@ fn headers_get_all(
 
 /// `body_read`: see `abi.md`.
 fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Result<(), ErrorCode> {
+    let (interrupt, deadline) = (ctx.interrupt.clone(), ctx.deadline);
+    let response = body_read_begin(mem, ctx, handle, out)?;
+    let n = response.read_body(out.buf.bytes_mut(mem)?, &interrupt, deadline)?;
+    gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// `body_read` up to the network (steps 1 to 5 of the order of checks): the response to read.
+/// Shared by the sync and async entry points.
+fn body_read_begin<'c>(
+    mem: &[u8],
+    ctx: &'c mut HttpCtx,
+    handle: u32,
+    out: Output,
+) -> Result<&'c mut Response, ErrorCode> {
     // Both checked before any byte leaves the connection, so a bad pointer loses no body data.
     out.check(mem)?;
     if ctx.interrupt.is_set() {
@@ -289,6 +336,5 @@ fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Res
     if out.buf.len == 0 {
         return Err(ErrorCode::BufferTooSmall);
     }
-    let n = response.read_body(out.buf.bytes_mut(mem)?, &ctx.interrupt, ctx.deadline)?;
-    gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
+    Ok(response)
 }
