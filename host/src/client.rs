@@ -141,13 +141,14 @@ impl Client {
         body: &[u8],
         interrupt: &Interrupt,
         deadline: Option<Instant>,
+        store: u64,
     ) -> Result<Response, HttpError> {
         let mut clock = Clock::start(&self.timeouts, interrupt.clone(), deadline);
         // A pooled connection may have been closed by the server while idle; an idempotent
         // request is retried once on a fresh connection (RFC 9110 §9.2.2), anything else is not.
-        if let Some(conn) = self.pool.take(&req.endpoint.origin) {
+        if let Some(conn) = self.pool.take(&req.endpoint.origin, store) {
             clock.arm_header();
-            match self.exchange(conn, &req.head, body, req.is_head, &mut clock) {
+            match self.exchange(conn, &req.head, body, req.is_head, store, &mut clock) {
                 Err(e) if e.is_stale_connection() && req.idempotent => {
                     log::debug!("pooled connection failed ({e}); retrying on a fresh one");
                 }
@@ -157,7 +158,7 @@ impl Client {
         let conn = self
             .dialer
             .connect(&req.endpoint, &req.admission, &mut clock)?;
-        self.exchange(conn, &req.head, body, req.is_head, &mut clock)
+        self.exchange(conn, &req.head, body, req.is_head, store, &mut clock)
     }
 
     #[cfg(feature = "async")]
@@ -169,12 +170,13 @@ impl Client {
         body: Vec<u8>,
         interrupt: &Interrupt,
         deadline: Option<Instant>,
+        store: u64,
     ) -> Completion<Result<Response, HttpError>> {
         let call = interrupt.child();
         let cancel = call.clone();
         let client = self.clone();
         self.workers.spawn(
-            move || client.execute(&req, &body, &call, deadline),
+            move || client.execute(&req, &body, &call, deadline, store),
             move || cancel.set(),
         )
     }
@@ -209,8 +211,14 @@ impl Client {
         head: &[u8],
         body: &[u8],
         is_head: bool,
+        store: u64,
         clock: &mut Clock,
     ) -> Result<Response, HttpError> {
+        if !body.is_empty() {
+            // A server that ignores the body would read it as a next request: the connection
+            // stays with the store that wrote it (`abi.md`, "Connection reuse and retries").
+            conn.owner = Some(store);
+        }
         let sent =
             |r: Result<(), IoFailure>| r.map_err(|f| HttpError::from_io(f, Stage::BeforeResponse));
         // A small body goes out with the head in one write (one TLS record, one segment); a

@@ -18,7 +18,11 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// Store ids: one counter for the process, so no two live contexts share one.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The per-store state of the `wasi_experimental_http` functions: open responses by handle,
 /// and a reference to the shared configuration and connection pool.
@@ -38,6 +42,8 @@ pub struct HttpCtx {
     pub(crate) interrupt: Interrupt,
     /// The embedder's cap on every request's overall deadline (`set_deadline`).
     pub(crate) deadline: Option<Instant>,
+    /// Unique in the process: the owner of connections that carried this store's bodies.
+    pub(crate) store_id: u64,
     /// A body buffer reused by async `body_read` calls (lent to the worker during a read).
     #[cfg(feature = "async")]
     pub(crate) scratch: Vec<u8>,
@@ -134,6 +140,7 @@ impl HttpCtx {
             max_concurrent,
             interrupt: Interrupt::new(),
             deadline: None,
+            store_id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(feature = "async")]
             scratch: Vec::new(),
             responses: HashMap::new(),

@@ -28,9 +28,10 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The most recently used healthy connection to `origin`, if any. Expired and dead
+    /// The most recently used healthy connection to `origin` that `store` may use (one that
+    /// carried no request body, or carried only `store`'s), if any. Expired and dead
     /// connections met on the way are dropped.
-    pub(crate) fn take(&self, origin: &Origin) -> Option<Conn> {
+    pub(crate) fn take(&self, origin: &Origin, store: u64) -> Option<Conn> {
         loop {
             // Only list surgery under the lock; closing sockets and health-check syscalls run
             // outside it, so sibling stores on other threads do not queue behind them.
@@ -39,7 +40,9 @@ impl Pool {
                 let expired = self.pop_expired(&mut idle);
                 let candidate = idle
                     .iter()
-                    .rposition(|(c, _)| c.origin == *origin)
+                    .rposition(|(c, _)| {
+                        c.origin == *origin && c.owner.is_none_or(|owner| owner == store)
+                    })
                     .and_then(|i| idle.remove(i));
                 (candidate, expired)
             };

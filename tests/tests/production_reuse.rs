@@ -130,3 +130,101 @@ fn plain_bytes_past_the_framed_end_prevent_reuse() {
     assert_not_reused(false, Stray::WithTheBody);
     assert_not_reused(false, Stray::WhileIdle);
 }
+
+/// A server with the "client-side desync" bug: it answers a request as soon as its head has
+/// arrived and never reads the body, so the body's bytes are parsed as the next request on the
+/// connection. Answers `/forged` after `delay` (so the smuggled response is still on its way
+/// when the connection is reused), any other path at once with the path's name.
+fn body_ignoring_server(delay: Duration) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut pending = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&pending[..end]).into_owned();
+                    pending.drain(..end + 4);
+                    let path = head
+                        .split(' ')
+                        .nth(1)
+                        .unwrap_or("/")
+                        .trim_start_matches('/')
+                        .to_owned();
+                    if path == "forged" {
+                        thread::sleep(delay);
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
+                        path.len()
+                    );
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+// A guest POSTs a body that is a whole second request (`GET /forged`) to a server that ignores
+// bodies. The connection ends the POST's response cleanly and goes back to the pool; the
+// smuggled response is still on its way. A sibling store's next GET must not take that
+// connection, or it receives `forged` instead of its own answer (abi.md, "Connection reuse and
+// retries": a connection that carried a body is reused only by the store that sent it).
+#[test]
+fn a_body_carrying_connection_is_never_reused_by_another_store() {
+    let addr = body_ignoring_server(ms(300));
+    let origin = format!("http://{addr}");
+    let attacker_ctx = ctx_builder([origin.as_str()]).build().unwrap();
+    let victim_ctx = attacker_ctx.new_sibling();
+    let mut attacker = Proxy::new(attacker_ctx);
+    let mut victim = Proxy::new(victim_ctx);
+
+    let smuggled = format!("GET /forged HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let (status, h) = attacker
+        .req(&format!("{origin}/upload"), "POST", "", smuggled.as_bytes())
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(attacker.read_body(h).unwrap(), b"upload");
+    assert_eq!(attacker.close(h), 0);
+    assert_eq!(
+        attacker.inst.ctx().idle_connections(),
+        1,
+        "the POST's connection is pooled"
+    );
+
+    let (status, h) = victim.get(&format!("{origin}/mine"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&victim.read_body(h).unwrap()),
+        "mine",
+        "the sibling received the response a guest smuggled into a pooled connection"
+    );
+    assert_eq!(victim.close(h), 0);
+}
+
+// Connections that carried no body stay shared: a sibling reuses one (the pool's purpose).
+#[test]
+fn a_connection_without_a_body_is_shared_by_siblings() {
+    let server = TestServer::echo();
+    let ctx = ctx_builder([server.origin()]).build().unwrap();
+    let mut first = Proxy::new(ctx.new_sibling());
+    let mut second = Proxy::new(ctx);
+    let (_, h) = first.get(&server.url("/a"));
+    first.read_body(h).unwrap();
+    let (_, h) = second.get(&server.url("/b"));
+    second.read_body(h).unwrap();
+    assert_eq!(server.accepted(), 1, "the sibling reused the connection");
+}

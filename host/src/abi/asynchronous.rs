@@ -150,7 +150,7 @@ async fn req_async<T: 'static>(
         let body = args.body.bytes(mem)?.to_vec();
         Ok(ctx
             .client
-            .execute_on_worker(prepared, body, &ctx.interrupt, ctx.deadline))
+            .execute_on_worker(prepared, body, &ctx.interrupt, ctx.deadline, ctx.store_id))
     })?;
     let response = exchange
         .await

@@ -218,7 +218,7 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
     let body = args.body.bytes(mem)?;
     let response = ctx
         .client
-        .execute(&prepared, body, &ctx.interrupt, ctx.deadline);
+        .execute(&prepared, body, &ctx.interrupt, ctx.deadline, ctx.store_id);
     req_finish(mem, ctx, args, response)
 }
 

@@ -186,6 +186,9 @@ pub(crate) struct Conn {
     pos: usize,
     end: usize,
     pub(crate) origin: Origin,
+    /// The store that sent a request body on this connection, if any: only that store may reuse
+    /// it (`abi.md`, "Connection reuse and retries").
+    pub(crate) owner: Option<u64>,
 }
 
 impl Conn {
@@ -196,6 +199,7 @@ impl Conn {
             pos: 0,
             end: 0,
             origin: origin.clone(),
+            owner: None,
         }
     }
 
