@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod run;
+mod watchdog;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +24,9 @@ or `insecure:allow-all`. Loopback and private addresses are refused unless the e
 literally (or `localhost`), or --allow-private-addresses is given.
 
 Exit status: the guest's own exit code when it calls proc_exit; 0 when the invoked function
-returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 1 for every other error
-(bad option, unreadable or invalid module, missing export, failed instantiation).
+returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 124 (like `timeout`) when
+--wall-timeout stopped the guest, whatever it did after; 1 for every other error (bad option,
+unreadable or invalid module, missing export, failed instantiation).
 
 Logs go to stderr and are controlled with RUST_LOG, e.g.
 RUST_LOG=wasmtime_http=debug,wasi_experimental_http_wasmtime=debug; at debug level a failure is
@@ -84,6 +86,12 @@ pub struct Cli {
     /// Overall seconds per request, from connect to the end of the body [default: 30]
     #[arg(long = "timeout", value_name = "SECS", value_parser = parse_secs)]
     pub total_timeout: Option<Duration>,
+
+    /// Seconds of wall-clock time the guest may run, from instantiation (compiling the module
+    /// does not count), whether it is running wasm or waiting on HTTP; then it is stopped and
+    /// the exit status is 124 [default: unlimited]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub wall_timeout: Option<Duration>,
 
     /// PEM file with one or more root certificates to trust for HTTPS, in addition to the
     /// built-in Mozilla roots (repeatable) [default: built-in roots only]
@@ -256,6 +264,7 @@ mod tests {
         assert!(!cli.only_custom_roots);
         assert!(!cli.allow_private_addresses);
         assert_eq!(cli.total_timeout, None);
+        assert_eq!(cli.wall_timeout, None);
     }
 
     #[test]
@@ -397,6 +406,21 @@ mod tests {
     }
 
     #[test]
+    fn wall_timeout_is_parsed_like_the_other_timeouts() {
+        let secs = |v: &str| parse(&["--wall-timeout", v, "m.wasm"]).map(|c| c.wall_timeout);
+        assert_eq!(secs("1").unwrap(), Some(Duration::from_secs(1)));
+        assert_eq!(secs("0.5").unwrap(), Some(Duration::from_millis(500)));
+        assert_eq!(secs(" 2.25 ").unwrap(), Some(Duration::from_millis(2250)));
+        for bad in ["0", "-1", "NaN", "inf", "1e30", "5s", ""] {
+            assert!(secs(bad).is_err(), "{bad:?}");
+        }
+        // An option of ours only before the module; after it, the guest's argument.
+        let cli = parse(&["m.wasm", "--wall-timeout", "1"]).unwrap();
+        assert_eq!(cli.wall_timeout, None);
+        assert_eq!(cli.args(), ["--wall-timeout", "1"]);
+    }
+
+    #[test]
     fn tls_and_limit_options() {
         let cli = parse(&[
             "--ca-cert",
@@ -487,6 +511,9 @@ mod tests {
             "[default: 5]",
             "[default: 10]",
             "[default: 30]",
+            "Seconds of wall-clock time the guest may run",
+            "the exit status is 124 [default: unlimited]",
+            "124 (like `timeout`) when\n--wall-timeout stopped the guest",
             "[default: unlimited]",
             "[default: 16777216 (16 MiB)]",
             "[default: built-in roots only]",

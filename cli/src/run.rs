@@ -1,16 +1,22 @@
 //! Running the module: the HTTP and WASI contexts built from the options, instantiation,
-//! the `--invoke` call, and the classification of a failure into an exit status.
+//! the `--invoke` call under the `--wall-timeout` budget, and the classification of a failure
+//! into an exit status.
 
+use std::fmt;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use wasi_experimental_http_wasmtime as host;
 use wasmtime::error::Context as _;
-use wasmtime::{Engine, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace, format_err};
+use wasmtime::{
+    Config, Engine, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace, format_err,
+};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::Cli;
+use crate::watchdog::Watchdog;
 
 /// Store data: WASI preview1 state next to the per-store HTTP state.
 struct Data {
@@ -24,7 +30,12 @@ pub(crate) fn run(cli: &Cli) -> wasmtime::Result<()> {
     let http = http_ctx(cli)?;
     let wasi = wasi_ctx(cli)?;
 
-    let engine = Engine::default();
+    // Epoch interruption costs a check at every function entry and loop back-edge, so it is
+    // configured only when there is a budget to enforce.
+    let engine = match cli.wall_timeout {
+        Some(_) => Engine::new(Config::new().epoch_interruption(true))?,
+        None => Engine::default(),
+    };
     let module = Module::from_file(&engine, cli.module())
         .with_context(|| format!("failed to load module `{}`", cli.module().display()))?;
 
@@ -33,36 +44,97 @@ pub(crate) fn run(cli: &Cli) -> wasmtime::Result<()> {
     host::add_to_linker(&mut linker, |d: &mut Data| &mut d.http)?;
 
     let mut store = Store::new(&engine, Data { wasi, http });
+
+    // The wall-clock budget covers the guest's code (start function, `_initialize`, the
+    // invoked function) and its HTTP waits; compiling the module does not count. The epoch
+    // deadline is set before the watchdog exists, so its one tick always reaches it.
+    let watchdog = match cli.wall_timeout {
+        Some(budget) => {
+            let deadline = Instant::now()
+                .checked_add(budget)
+                .ok_or_else(|| format_err!("--wall-timeout of {budget:?} is out of range"))?;
+            store.set_epoch_deadline(1);
+            store.data_mut().http.set_deadline(Some(deadline));
+            let interrupt = store.data().http.interrupt_handle();
+            let watchdog = Watchdog::start(deadline, engine.clone(), interrupt)
+                .context("failed to start the --wall-timeout watchdog")?;
+            Some((watchdog, budget))
+        }
+        None => None,
+    };
+
+    let outcome = run_guest(cli, &linker, &module, &mut store);
+
+    if let Some((watchdog, budget)) = watchdog
+        && watchdog.stop(Instant::now())
+    {
+        // Whatever the guest did once stopped (trapped at an epoch check, or exited after an
+        // HTTP call failed with `deadline_exceeded` or `interrupted`) is a consequence of the
+        // timeout, not its own outcome: the results, if any, are not printed.
+        match &outcome {
+            Ok(_) => log::debug!("after the wall-clock timeout the guest returned"),
+            Err(err) => log::debug!("after the wall-clock timeout: {err:?}"),
+        }
+        return Err(wasmtime::Error::new(WallTimeout(budget)));
+    }
+    for result in &outcome? {
+        println!("{}", format_result(result));
+    }
+    Ok(())
+}
+
+/// Instantiates the module, calls `_initialize` if a reactor exports it, then the `--invoke`
+/// function with the parsed arguments; returns that function's results.
+fn run_guest(
+    cli: &Cli,
+    linker: &Linker<Data>,
+    module: &Module,
+    store: &mut Store<Data>,
+) -> wasmtime::Result<Vec<Val>> {
     let instance = linker
-        .instantiate(&mut store, &module)
+        .instantiate(&mut *store, module)
         .with_context(|| format!("failed to instantiate `{}`", cli.module().display()))?;
 
     // A WASI reactor expects `_initialize` before any other export is called; a command
     // (exporting `_start`) has no `_initialize`, so this is a no-op for it.
     if cli.invoke != "_initialize"
-        && let Some(init) = instance.get_func(&mut store, "_initialize")
+        && let Some(init) = instance.get_func(&mut *store, "_initialize")
     {
-        init.call(&mut store, &[], &mut [])
+        init.call(&mut *store, &[], &mut [])
             .context("failed to run `_initialize`")?;
     }
 
     let name = cli.invoke.as_str();
-    let func = instance.get_func(&mut store, name).ok_or_else(|| {
+    let func = instance.get_func(&mut *store, name).ok_or_else(|| {
         format_err!(
             "module `{}` exports no function named `{name}`",
             cli.module().display()
         )
     })?;
-    let ty = func.ty(&store);
+    let ty = func.ty(&*store);
     let params = parse_params(name, ty.params(), cli.args())?;
     let mut results = vec![Val::I32(0); ty.results().len()];
-    func.call(&mut store, &params, &mut results)
+    func.call(&mut *store, &params, &mut results)
         .with_context(|| format!("failed to invoke `{name}`"))?;
-    for result in &results {
-        println!("{}", format_result(result));
-    }
-    Ok(())
+    Ok(results)
 }
+
+/// The `--wall-timeout` budget ran out before the guest finished. Its message is the one line
+/// the CLI prints; its exit status is 124.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WallTimeout(pub(crate) Duration);
+
+impl fmt::Display for WallTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "wall-clock timeout of {}s reached; the guest was stopped",
+            self.0.as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for WallTimeout {}
 
 /// The HTTP context: every production knob maps onto one builder call; an option left out
 /// keeps the host's default, so the defaults live in one place (the host's `Limits`/`Timeouts`).
@@ -238,6 +310,8 @@ pub(crate) enum Failure {
     Exit(i32),
     /// The guest trapped: exit 128 + SIGABRT like `wasmtime run` (3 on Windows, like abort()).
     Trap,
+    /// `--wall-timeout` stopped the guest: exit 124, like GNU `timeout`.
+    WallTimeout,
     /// Anything else (module, instantiation, missing export, host configuration): exit 1.
     Other,
 }
@@ -245,7 +319,10 @@ pub(crate) enum Failure {
 impl Failure {
     /// Finds the kind of failure anywhere in the error chain.
     pub(crate) fn classify(err: &wasmtime::Error) -> Failure {
-        if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        // First: once the budget ran out, the guest's exit or trap is only its consequence.
+        if err.downcast_ref::<WallTimeout>().is_some() {
+            Failure::WallTimeout
+        } else if let Some(exit) = err.downcast_ref::<I32Exit>() {
             Failure::Exit(exit.0)
         } else if err.downcast_ref::<Trap>().is_some() {
             Failure::Trap
@@ -258,7 +335,7 @@ impl Failure {
     pub(crate) fn message(self, err: &wasmtime::Error) -> Option<String> {
         match self {
             Failure::Exit(_) => None,
-            Failure::Trap | Failure::Other => Some(one_line(err)),
+            Failure::Trap | Failure::WallTimeout | Failure::Other => Some(one_line(err)),
         }
     }
 
@@ -270,6 +347,7 @@ impl Failure {
             Failure::Exit(code) => u8::try_from(code).map_or(ExitCode::FAILURE, ExitCode::from),
             Failure::Trap if cfg!(windows) => ExitCode::from(3),
             Failure::Trap => ExitCode::from(128 + 6),
+            Failure::WallTimeout => ExitCode::from(124),
             Failure::Other => ExitCode::FAILURE,
         }
     }
@@ -429,7 +507,6 @@ mod tests {
     // Drift guard: `--help` states these numbers; the host's `Limits`/`Timeouts` own them.
     #[test]
     fn help_defaults_match_the_host_defaults() {
-        use std::time::Duration;
         let t = host::Timeouts::default();
         assert_eq!(t.connect, Duration::from_secs(5));
         assert_eq!(t.response_header, Duration::from_secs(10));
@@ -453,6 +530,7 @@ mod tests {
         assert_eq!(Failure::Exit(300).exit_code(), ExitCode::FAILURE);
         assert_eq!(Failure::Exit(-1).exit_code(), ExitCode::FAILURE);
         assert_eq!(Failure::Other.exit_code(), ExitCode::FAILURE);
+        assert_eq!(Failure::WallTimeout.exit_code(), ExitCode::from(124));
         if cfg!(unix) {
             assert_eq!(Failure::Trap.exit_code(), ExitCode::from(134));
         }
@@ -476,6 +554,26 @@ mod tests {
         assert_eq!(
             Failure::Other.message(&other).unwrap(),
             "failed to load module `m.wasm`: no such file"
+        );
+    }
+
+    #[test]
+    fn wall_timeout_wins_and_is_one_line_in_seconds_as_given() {
+        let err = wasmtime::Error::new(WallTimeout(Duration::from_secs(1)));
+        assert_eq!(Failure::classify(&err), Failure::WallTimeout);
+        assert_eq!(
+            Failure::WallTimeout.message(&err).unwrap(),
+            "wall-clock timeout of 1s reached; the guest was stopped"
+        );
+        let err = wasmtime::Error::new(WallTimeout(Duration::from_millis(500)));
+        let msg = Failure::WallTimeout.message(&err).unwrap();
+        assert_eq!(
+            msg,
+            "wall-clock timeout of 0.5s reached; the guest was stopped"
+        );
+        assert_eq!(
+            WallTimeout(Duration::from_millis(1250)).to_string(),
+            "wall-clock timeout of 1.25s reached; the guest was stopped"
         );
     }
 

@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// Writes `wat` to a file named after the test and returns its path.
 fn module(name: &str, wat: &str) -> PathBuf {
@@ -267,4 +268,159 @@ fn dir_option_preopens_the_directory_under_the_guest_path() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // errno 8 = badf: no preopen without --dir.
     assert_eq!(stdout(&out), "8\n0\n");
+}
+
+/// Runs the binary and measures how long the process took.
+fn timed_run(args: &[&str]) -> (Output, Duration) {
+    let start = Instant::now();
+    let out = run(args);
+    (out, start.elapsed())
+}
+
+/// The one line `--wall-timeout` prints, and nothing else on stderr; status 124.
+fn assert_wall_timeout(out: &Output, budget: &str) {
+    let err = one_line_error(out, 124);
+    assert_eq!(
+        err,
+        format!("error: wall-clock timeout of {budget}s reached; the guest was stopped\n")
+    );
+    // A stopped guest's results are not printed.
+    assert_eq!(stdout(out), "");
+}
+
+/// Accepts connections on a loopback port and never answers (each connection is held open
+/// and drained until the test process ends); returns the origin.
+fn silent_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    origin
+}
+
+#[test]
+fn wall_timeout_stops_a_guest_waiting_on_http() {
+    let origin = silent_server();
+    let m = http_guest("wall-http", &format!("{origin}/x"));
+    let (out, elapsed) = timed_run(&[
+        "-a",
+        &origin,
+        "--timeout",
+        "60",
+        "--wall-timeout",
+        "1",
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+    ]);
+    eprintln!("wall_timeout_stops_a_guest_waiting_on_http: exited after {elapsed:?}");
+    assert_wall_timeout(&out, "1");
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn wall_timeout_stops_a_guest_that_retries_http_forever() {
+    // After the budget every `req` fails at once (deadline_exceeded, then interrupted); the
+    // loop around them is stopped by the epoch.
+    let origin = silent_server();
+    let url = format!("{origin}/x");
+    let m = module(
+        "wall-http-retry",
+        &format!(
+            r#"(module
+              (import "wasi_experimental_http" "req"
+                (func $req (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 0) "GET")
+              (data (i32.const 64) "{url}")
+              (func (export "_start")
+                (loop
+                  (drop (call $req (i32.const 64) (i32.const {len}) (i32.const 0) (i32.const 3)
+                                   (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                                   (i32.const 16) (i32.const 20)))
+                  br 0)))"#,
+            len = url.len()
+        ),
+    );
+    let (out, elapsed) = timed_run(&[
+        "-a",
+        &origin,
+        "--timeout",
+        "60",
+        "--wall-timeout",
+        "1",
+        m.to_str().unwrap(),
+    ]);
+    eprintln!("wall_timeout_stops_a_guest_that_retries_http_forever: exited after {elapsed:?}");
+    assert_wall_timeout(&out, "1");
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn wall_timeout_stops_a_guest_in_an_infinite_loop() {
+    let m = module(
+        "wall-loop",
+        r#"(module (func (export "_start") (loop br 0)))"#,
+    );
+    let (out, elapsed) = timed_run(&["--wall-timeout", "0.5", m.to_str().unwrap()]);
+    eprintln!("wall_timeout_stops_a_guest_in_an_infinite_loop: exited after {elapsed:?}");
+    // The epoch trap is the consequence, not the outcome: one line, 124, not 134.
+    assert_wall_timeout(&out, "0.5");
+    assert!(elapsed >= Duration::from_millis(450), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn a_guest_finishing_within_the_wall_timeout_keeps_its_own_outcome() {
+    let exit = module(
+        "wall-exit",
+        r#"(module
+          (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (func (export "_start") (call $exit (i32.const 42))))"#,
+    );
+    let (out, elapsed) = timed_run(&["--wall-timeout", "30", exit.to_str().unwrap()]);
+    eprintln!("a_guest_finishing_within_the_wall_timeout (proc_exit 42): exited after {elapsed:?}");
+    assert_eq!(out.status.code(), Some(42), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    // The watchdog is cancelled, not waited out.
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+
+    let arith = module("wall-arith", ARITH);
+    let arith = arith.to_str().unwrap();
+    let (out, elapsed) = timed_run(&["--wall-timeout", "30", "-i", "add", arith, "40", "2"]);
+    eprintln!("a_guest_finishing_within_the_wall_timeout (returns): exited after {elapsed:?}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "42\n");
+    assert_eq!(stderr(&out), "");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+
+    // A trap within the budget is still a trap.
+    let out = run(&["--wall-timeout", "30", "-i", "boom", arith]);
+    let err = one_line_error(&out, if cfg!(windows) { 3 } else { 134 });
+    assert!(err.contains("unreachable"), "{err}");
+}
+
+#[test]
+fn readme_reproduces_help_verbatim() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let marker = "$ wasmtime-http --help\n";
+    let start = readme.find(marker).unwrap() + marker.len();
+    let end = start + readme[start..].find("```").unwrap();
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        &readme[start..end],
+        stdout(&out),
+        "README.md's copy of --help"
+    );
 }
