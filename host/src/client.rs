@@ -2,7 +2,7 @@
 //! over a connection. [`Client`] is what the stores of one configuration share.
 
 use crate::config::{Limits, MAX_INTERIM_RESPONSES, MAX_METHOD_LEN, Timeouts};
-use crate::error::{HttpError, IoFailure, Stage};
+use crate::error::{HttpError, IoFailure, Stage, TimeoutPhase};
 use crate::error_code::ErrorCode;
 use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseHead, StatusClass};
 use crate::policy::{Admission, AllowList};
@@ -32,6 +32,21 @@ pub(crate) struct Client {
     /// Threads that run the blocking calls of async guests.
     #[cfg(feature = "async")]
     pub(crate) workers: Arc<Workers>,
+}
+
+/// Who a request is for and under which controls (`abi.md`, "Interrupts and the embedder's
+/// deadline", "Connection reuse and retries").
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    /// Ends every wait of the request when set: the store's, or a child for one async call.
+    pub(crate) interrupt: Interrupt,
+    /// The embedder's cap on the overall deadline.
+    pub(crate) deadline: Option<Instant>,
+    /// The store's id (owner of connections that carried its bodies).
+    pub(crate) store: u64,
+    /// When the guest's call began: the overall deadline counts from here (for an async call,
+    /// time waiting for a worker included).
+    pub(crate) started: Instant,
 }
 
 /// A request as the guest passed it: raw bytes from guest memory.
@@ -133,17 +148,27 @@ impl Client {
     }
 
     /// Sends a prepared request and reads the response head. The body stays on the connection.
-    /// `interrupt` ends every wait when set; `deadline` is the embedder's cap on the overall
-    /// deadline (`abi.md`, "Interrupts and the embedder's deadline").
     pub(crate) fn execute(
         self: &Arc<Self>,
         req: &Prepared,
         body: &[u8],
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
-        store: u64,
+        call: &Call,
     ) -> Result<Response, HttpError> {
-        let mut clock = Clock::start(&self.timeouts, interrupt.clone(), deadline);
+        let store = call.store;
+        let mut clock = Clock::start(
+            &self.timeouts,
+            call.started,
+            call.interrupt.clone(),
+            call.deadline,
+        );
+        // An async call may have waited for a worker: nothing is taken or sent for a call
+        // that is already interrupted or out of time.
+        if call.interrupt.is_set() {
+            return Err(HttpError::Interrupted);
+        }
+        if clock.total_left().is_zero() {
+            return Err(HttpError::Timeout(TimeoutPhase::Total));
+        }
         // A pooled connection may have been closed by the server while idle; an idempotent
         // request is retried once on a fresh connection (RFC 9110 §9.2.2), anything else is not.
         if let Some(conn) = self.pool.take(&req.endpoint.origin, store) {
@@ -168,15 +193,16 @@ impl Client {
         self: &Arc<Self>,
         req: Prepared,
         body: Vec<u8>,
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
-        store: u64,
+        call: &Call,
     ) -> Completion<Result<Response, HttpError>> {
-        let call = interrupt.child();
-        let cancel = call.clone();
+        let call = Call {
+            interrupt: call.interrupt.child(),
+            ..call.clone()
+        };
+        let cancel = call.interrupt.clone();
         let client = self.clone();
         self.workers.spawn(
-            move || client.execute(&req, &body, &call, deadline, store),
+            move || client.execute(&req, &body, &call),
             move || cancel.set(),
         )
     }

@@ -1,7 +1,7 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
-use crate::client::{Client, Response};
+use crate::client::{Call, Client, Response};
 use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
@@ -145,6 +145,16 @@ impl HttpCtx {
             scratch: Vec::new(),
             responses: HashMap::new(),
             next_handle: 1,
+        }
+    }
+
+    /// The controls a request of this store runs under, for a call beginning now.
+    pub(crate) fn call(&self) -> Call {
+        Call {
+            interrupt: self.interrupt.clone(),
+            deadline: self.deadline,
+            store: self.store_id,
+            started: Instant::now(),
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -18,7 +19,9 @@ use std::time::Duration;
 /// How long an idle worker waits for a job before its thread ends.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued job: called with `true` to run it, `false` to complete it unrun (no thread could
+/// be started for it).
+type Job = Box<dyn FnOnce(bool) + Send>;
 
 /// The pool. Shared by every store of one configuration.
 pub(crate) struct Workers {
@@ -63,11 +66,19 @@ impl Workers {
             waker: None,
         }));
         let filled = slot.clone();
-        let job: Job = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(job)).ok();
-            if result.is_none() {
-                log::error!("an HTTP worker job panicked; the call fails with runtime_error");
-            }
+        // Set when the future is dropped: a job not yet started is then skipped.
+        let dropped = Arc::new(AtomicBool::new(false));
+        let skip = dropped.clone();
+        let job: Job = Box::new(move |run| {
+            let result = if run && !skip.load(Ordering::SeqCst) {
+                let result = catch_unwind(AssertUnwindSafe(job)).ok();
+                if result.is_none() {
+                    log::error!("an HTTP worker job panicked; the call fails with runtime_error");
+                }
+                result
+            } else {
+                None
+            };
             let waker = {
                 let mut slot = filled.lock().unwrap_or_else(|e| e.into_inner());
                 slot.result = Some(result);
@@ -93,15 +104,30 @@ impl Workers {
                 .name("wasi-http-worker".into())
                 .spawn(move || pool.run());
             if spawned.is_err() {
-                // No thread now: the job waits for a worker that exists (or the next spawn).
-                self.lock().threads -= 1;
                 log::warn!("could not start an HTTP worker thread");
+                let stranded = {
+                    let mut state = self.lock();
+                    state.threads -= 1;
+                    // With no thread at all, nothing would ever run the queue: complete its
+                    // jobs unrun (their calls fail with runtime_error) rather than hang them.
+                    if state.threads == 0 {
+                        std::mem::take(&mut state.queue)
+                    } else {
+                        VecDeque::new()
+                    }
+                };
+                for job in stranded {
+                    job(false);
+                }
             }
         }
         self.work.notify_one();
         Completion {
             slot,
-            on_drop: Some(Box::new(on_drop)),
+            on_drop: Some(Box::new(move || {
+                dropped.store(true, Ordering::SeqCst);
+                on_drop();
+            })),
         }
     }
 
@@ -110,7 +136,7 @@ impl Workers {
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
-                job();
+                job(true);
                 state = self.lock();
                 continue;
             }
@@ -173,7 +199,7 @@ impl<R> Drop for Completion<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::task::Wake;
 
     struct Flag(AtomicBool);
@@ -237,6 +263,18 @@ mod tests {
         let f = pool.spawn(|| -> u8 { panic!("job panics") }, || {});
         assert_eq!(block_on(f), None);
         assert_eq!(block_on(pool.spawn(|| 7, || {})), Some(7));
+    }
+
+    #[test]
+    fn a_job_whose_future_was_dropped_before_it_started_is_skipped() {
+        let pool = Workers::new(1);
+        let ran = Arc::new(AtomicBool::new(false));
+        let busy = pool.spawn(|| thread::sleep(Duration::from_millis(100)), || {});
+        let r = ran.clone();
+        drop(pool.spawn(move || r.store(true, Ordering::SeqCst), || {}));
+        assert_eq!(block_on(busy), Some(()));
+        assert_eq!(block_on(pool.spawn(|| 1, || {})), Some(1));
+        assert!(!ran.load(Ordering::SeqCst), "the dropped job ran");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use e2e::abi::{BUF_MAX, Proxy, assert_code};
 use e2e::guests::guest_wasm;
-use e2e::run::{GuestOutput, load_module, run_guest};
+use e2e::run::{load_module, run_guest};
 use e2e::server::TestServer;
 use e2e::{ctx_allowing, ctx_builder};
 use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
@@ -109,34 +109,41 @@ impl Drop for StallServer {
     }
 }
 
-/// Runs `fetch GET url` on another thread, interrupts it once `blocked()` says it waits in the
-/// phase under test, and returns the guest's output and the time from `interrupt()` to the end
-/// of the run.
-fn interrupted_fetch(
-    origin: &str,
-    url: &str,
+/// Runs `call` on a proxy instance of `ctx` on another thread, interrupts the store once
+/// `blocked()` says the call waits in the phase under test, and returns the call's code and the
+/// time from `interrupt()` to the call's return (measured on the calling thread, so guest and
+/// store teardown do not count).
+fn interrupted_call(
+    ctx: HttpCtx,
+    call: impl FnOnce(&mut Proxy) -> i32 + Send + 'static,
     blocked: impl Fn() -> bool,
-) -> (GuestOutput, Duration) {
-    let wasm = fetch_wasm();
-    let ctx = ctx_allowing([origin]);
+) -> (i32, Duration) {
     let handle = ctx.interrupt_handle();
-    let url = url.to_owned();
-    let run = thread::spawn(move || run_guest(&wasm, ctx, &["GET", &url, "--buf", "65536"]));
+    let run = thread::spawn(move || {
+        let mut proxy = Proxy::new(ctx);
+        let code = call(&mut proxy);
+        (code, Instant::now())
+    });
     let give_up = Instant::now() + Duration::from_secs(10);
     while !blocked() {
         assert!(
             Instant::now() < give_up,
-            "the guest never reached the phase under test"
+            "the call never reached the phase under test"
         );
         thread::sleep(Duration::from_millis(5));
     }
     // Well inside the phase's wait (every timeout is seconds away).
     thread::sleep(Duration::from_millis(200));
-    assert!(!run.is_finished(), "the guest must still be blocked");
+    assert!(!run.is_finished(), "the call must still be blocked");
     let t0 = Instant::now();
     handle.interrupt();
-    let out = run.join().unwrap();
-    (out, t0.elapsed())
+    let (code, returned) = run.join().unwrap();
+    (code, returned.saturating_duration_since(t0))
+}
+
+/// `req` of a GET, as a code.
+fn get_code(url: String) -> impl FnOnce(&mut Proxy) -> i32 + Send + 'static {
+    move |p| p.req(&url, "GET", "", b"").err().unwrap_or(0)
 }
 
 /// A listener whose accept queue is full, so that a connect to it hangs (the kernel drops the
@@ -161,46 +168,70 @@ fn hanging_listener() -> (TcpListener, Vec<TcpStream>) {
 fn interrupt_ends_every_blocked_wait_within_50ms() {
     let limit = Duration::from_millis(50);
     let mut report = Vec::new();
+    let interrupted = ErrorCode::Interrupted;
 
-    // Connect (Linux: the connect is non-blocking and polled in slices).
+    // Connect (Linux: the connect is non-blocking and polled in slices). The resolver hook
+    // says when the call is past resolution; the listener's full accept queue holds it there.
     #[cfg(target_os = "linux")]
     {
         let (listener, _fillers) = hanging_listener();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let started = Instant::now();
-        let (out, latency) = interrupted_fetch(&origin, &format!("{origin}/"), || {
-            started.elapsed() > Duration::from_millis(100)
-        });
-        out.assert_error(ErrorCode::Interrupted, &["req"]);
+        let addr = listener.local_addr().unwrap();
+        let resolved = Arc::new(AtomicBool::new(false));
+        let r = resolved.clone();
+        let ctx = ctx_builder([format!("http://localhost:{}", addr.port())])
+            .resolver(move |_, _| {
+                r.store(true, Ordering::SeqCst);
+                Ok(vec![addr])
+            })
+            .build()
+            .unwrap();
+        let url = format!("http://localhost:{}/", addr.port());
+        let (code, latency) =
+            interrupted_call(ctx, get_code(url), || resolved.load(Ordering::SeqCst));
+        assert_code(code, interrupted, "connect");
         report.push(("connect", latency));
     }
 
     // TLS handshake: the server accepts and reads the ClientHello, never answers.
     let server = StallServer::start(Stall::Silent);
     let origin = server.origin("https");
-    let (out, latency) =
-        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
-    out.assert_error(ErrorCode::Interrupted, &["req"]);
+    let ctx = ctx_allowing([origin.as_str()]);
+    let (code, latency) = interrupted_call(ctx, get_code(format!("{origin}/")), || {
+        server.accepted() > 0
+    });
+    assert_code(code, interrupted, "TLS handshake");
     assert!(server.closed_by_client(0, Duration::from_secs(2)));
     report.push(("TLS handshake", latency));
 
     // Waiting for the head: the server reads the request and never answers.
     let server = StallServer::start(Stall::Answer(b""));
     let origin = server.origin("http");
-    let (out, latency) =
-        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
-    out.assert_error(ErrorCode::Interrupted, &["req"]);
+    let ctx = ctx_allowing([origin.as_str()]);
+    let (code, latency) = interrupted_call(ctx, get_code(format!("{origin}/")), || {
+        server.accepted() > 0
+    });
+    assert_code(code, interrupted, "response head");
     assert!(server.closed_by_client(0, Duration::from_secs(2)));
     report.push(("response head", latency));
 
-    // Mid-body: 10 of 100000 bytes, then silence.
+    // Mid-body: 10 of 100000 bytes, then silence. The first body_read returns the 10 bytes;
+    // the second waits.
     let server = StallServer::start(Stall::Answer(
         b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789",
     ));
     let origin = server.origin("http");
-    let (out, latency) =
-        interrupted_fetch(&origin, &format!("{origin}/"), || server.accepted() > 0);
-    out.assert_error(ErrorCode::Interrupted, &["body"]);
+    let ctx = ctx_allowing([origin.as_str()]);
+    let url = format!("{origin}/");
+    let (code, latency) = interrupted_call(
+        ctx,
+        move |p| {
+            let (_, h) = p.get(&url);
+            assert_eq!(p.body_read(h, BUF_MAX).data, b"0123456789");
+            p.body_read(h, BUF_MAX).code
+        },
+        || server.accepted() > 0,
+    );
+    assert_code(code, interrupted, "body");
     assert!(
         server.closed_by_client(0, Duration::from_secs(2)),
         "an interrupted connection is closed, not pooled"
@@ -216,6 +247,26 @@ fn interrupt_ends_every_blocked_wait_within_50ms() {
     for (phase, latency) in report {
         assert!(latency < limit, "{phase}: the interrupt took {latency:?}");
     }
+}
+
+/// The fetch guest sees the code too, with its name (the guest crate knows code 36).
+#[test]
+fn a_guest_blocked_in_req_sees_interrupted() {
+    let wasm = fetch_wasm();
+    let server = StallServer::start(Stall::Answer(b""));
+    let origin = server.origin("http");
+    let ctx = ctx_allowing([origin.as_str()]);
+    let handle = ctx.interrupt_handle();
+    let url = format!("{origin}/");
+    let run = thread::spawn(move || run_guest(&wasm, ctx, &["GET", &url]));
+    while server.accepted() == 0 {
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread::sleep(Duration::from_millis(100));
+    handle.interrupt();
+    run.join()
+        .unwrap()
+        .assert_error(ErrorCode::Interrupted, &["req"]);
 }
 
 #[test]
@@ -370,8 +421,11 @@ fn the_embedders_deadline_caps_every_phase() {
         })
         .build()
         .unwrap();
-    ctx.set_deadline(Some(Instant::now() + Duration::from_secs(3600)));
+    // A cap already in the past would fail the request at once with 23.
+    ctx.set_deadline(Some(Instant::now()));
     ctx.set_deadline(None);
+    let started = Instant::now();
     let out = run_guest(&wasm, ctx, &["GET", &format!("{origin}/")]);
     out.assert_error(ErrorCode::ResponseHeaderTimeout, &["req"]);
+    assert!(started.elapsed() >= Duration::from_millis(490));
 }

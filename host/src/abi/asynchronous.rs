@@ -148,9 +148,7 @@ async fn req_async<T: 'static>(
         let prepared = req_prepare(mem, ctx, args)?;
         // Bounded by `Limits::max_request_body`, checked by `req_prepare`.
         let body = args.body.bytes(mem)?.to_vec();
-        Ok(ctx
-            .client
-            .execute_on_worker(prepared, body, &ctx.interrupt, ctx.deadline, ctx.store_id))
+        Ok(ctx.client.execute_on_worker(prepared, body, &ctx.call()))
     })?;
     let response = exchange
         .await
@@ -169,7 +167,13 @@ async fn body_read_async<T: 'static>(
         let (client, interrupt, deadline) =
             (ctx.client.clone(), ctx.interrupt.clone(), ctx.deadline);
         let scratch = std::mem::take(&mut ctx.scratch);
-        let response = body_read_begin(mem, ctx, handle, out)?;
+        let response = match body_read_begin(mem, ctx, handle, out) {
+            Ok(response) => response,
+            Err(code) => {
+                ctx.scratch = scratch;
+                return Err(code);
+            }
+        };
         match response.take_body() {
             Ok(body) => {
                 let len = usize::try_from(out.buf.len)

@@ -216,9 +216,7 @@ fn failed(url: &[u8], e: &HttpError) -> ErrorCode {
 fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode> {
     let prepared = req_prepare(mem, ctx, args)?;
     let body = args.body.bytes(mem)?;
-    let response = ctx
-        .client
-        .execute(&prepared, body, &ctx.interrupt, ctx.deadline, ctx.store_id);
+    let response = ctx.client.execute(&prepared, body, &ctx.call());
     req_finish(mem, ctx, args, response)
 }
 

@@ -31,10 +31,16 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    /// Starts the overall deadline now, capped by the embedder's deadline `cap`.
-    pub(crate) fn start(timeouts: &Timeouts, interrupt: Interrupt, cap: Option<Instant>) -> Clock {
+    /// Starts the overall deadline at `started` (when the call began), capped by the
+    /// embedder's deadline `cap`.
+    pub(crate) fn start(
+        timeouts: &Timeouts,
+        started: Instant,
+        interrupt: Interrupt,
+        cap: Option<Instant>,
+    ) -> Clock {
         Clock {
-            total: deadline(Instant::now(), timeouts.total),
+            total: deadline(started, timeouts.total),
             cap,
             header: None,
             header_budget: timeouts.response_header,
@@ -110,7 +116,7 @@ mod tests {
     #[test]
     fn huge_timeouts_mean_practically_never() {
         let forever = timeouts(Duration::MAX, Duration::MAX, Duration::MAX);
-        let mut clock = Clock::start(&forever, Interrupt::new(), None);
+        let mut clock = Clock::start(&forever, Instant::now(), Interrupt::new(), None);
         clock.arm_header();
         let (budget, _) = clock.budget().unwrap();
         assert!(budget > Duration::from_secs(3600));
@@ -122,6 +128,7 @@ mod tests {
         let secs = Duration::from_secs;
         let mut clock = Clock::start(
             &timeouts(secs(30), secs(1), secs(10)),
+            Instant::now(),
             Interrupt::new(),
             None,
         );
@@ -132,6 +139,7 @@ mod tests {
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
         let clock = Clock::start(
             &timeouts(Duration::ZERO, secs(1), secs(10)),
+            Instant::now(),
             Interrupt::new(),
             None,
         );
@@ -145,6 +153,7 @@ mod tests {
         let soon = Instant::now() + Duration::from_millis(200);
         let mut clock = Clock::start(
             &timeouts(secs(30), secs(10), secs(10)),
+            Instant::now(),
             Interrupt::new(),
             Some(soon),
         );

@@ -97,13 +97,16 @@ impl Socket {
     }
 }
 
-/// Whether a socket call ran out of its slice (std reports an expired socket timeout as either,
-/// depending on the platform): the wait goes on with the next slice.
+/// Whether a socket call ran out of its slice: the wait goes on with the next slice. On unix an
+/// expired socket timeout is `EAGAIN` (`WouldBlock`), and `ETIMEDOUT` (`TimedOut`) is the
+/// kernel giving up on the connection, a real failure; Windows reports the timeout as
+/// `TimedOut`.
 fn slice_expired(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+    match e.kind() {
+        io::ErrorKind::WouldBlock => true,
+        io::ErrorKind::TimedOut => cfg!(windows),
+        _ => false,
+    }
 }
 
 impl Read for Socket {
@@ -386,6 +389,9 @@ impl Dialer {
                 Err(e) => {
                     log::debug!("connect to {addr} failed: {e}");
                     last = HttpError::from_connect(e, phase);
+                    if matches!(last, HttpError::Interrupted) {
+                        return Err(last);
+                    }
                 }
             }
         }
