@@ -10,6 +10,7 @@
 // clippy.toml allows these inside #[test] only; the helpers here need them too.
 #![allow(
     clippy::unwrap_used,
+    clippy::indexing_slicing,
     reason = "helpers outside #[test] (servers, fixtures, parsers) panic on failure"
 )]
 
