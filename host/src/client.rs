@@ -29,6 +29,9 @@ pub(crate) struct Client {
     pub(crate) dialer: Dialer,
     /// Idle keep-alive connections.
     pub(crate) pool: Pool,
+    /// Where a test build panics on purpose (feature `fault-injection`).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) panic_at: Option<&'static str>,
     /// Threads that run the blocking calls of async guests.
     #[cfg(feature = "async")]
     pub(crate) workers: Arc<Workers>,
@@ -65,9 +68,10 @@ pub(crate) struct Response {
 
 enum BodyState {
     Reading(Box<Body>),
-    /// On a worker, for an async `body_read`; if that call's future is dropped the body never
-    /// comes back, and the response fails with `interrupted`.
-    InFlight,
+    /// Taken out for a read (on a worker, for an async `body_read`). If it never comes back
+    /// (the async call's future was dropped, or the read panicked) the response fails with
+    /// this code: `interrupted` and `runtime_error` respectively.
+    InFlight(ErrorCode),
     Done,
     /// The code a failed body keeps returning (`abi.md`, `body_read`).
     Failed(ErrorCode),
@@ -109,6 +113,7 @@ impl Client {
     /// each argument its length limit, then UTF-8, then syntax), then asks the allow-list.
     /// Each length is checked here, once, on the raw bytes.
     pub(crate) fn prepare(&self, req: &Request<'_>) -> Result<Prepared, HttpError> {
+        self.fault("prepare");
         let limits = &self.limits;
         if req.url.len() > limits.max_url_len {
             return Err(url::UrlError("too long").into());
@@ -316,6 +321,18 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Panics at `point` if a test asked for it (feature `fault-injection`, for the panic
+    /// guard's tests); nothing otherwise.
+    fn fault(&self, point: &'static str) {
+        #[cfg(feature = "fault-injection")]
+        if self.panic_at == Some(point) {
+            panic!("fault injected at {point}");
+        }
+        let _ = point;
+    }
+}
+
 impl Response {
     /// Reads decoded body bytes into `out` (non-empty). `Ok(0)` only at the framed end; after an
     /// error the same code is returned again. `interrupt` and `deadline` are the store's
@@ -326,7 +343,7 @@ impl Response {
         interrupt: &Interrupt,
         deadline: Option<Instant>,
     ) -> Result<usize, ErrorCode> {
-        let mut body = match self.take_body() {
+        let mut body = match self.take_body(ErrorCode::RuntimeError) {
             Ok(body) => body,
             Err(done) => return done,
         };
@@ -337,8 +354,11 @@ impl Response {
     /// Takes the body out for a read elsewhere (a worker), leaving it in flight; `Err` with the
     /// call's result when there is nothing to read: `Ok(0)` at the end, the sticky code after
     /// a failure.
-    pub(crate) fn take_body(&mut self) -> Result<Box<Body>, Result<usize, ErrorCode>> {
-        match std::mem::replace(&mut self.body, BodyState::InFlight) {
+    pub(crate) fn take_body(
+        &mut self,
+        if_lost: ErrorCode,
+    ) -> Result<Box<Body>, Result<usize, ErrorCode>> {
+        match std::mem::replace(&mut self.body, BodyState::InFlight(if_lost)) {
             BodyState::Reading(body) => Ok(body),
             BodyState::Done => {
                 self.body = BodyState::Done;
@@ -348,10 +368,10 @@ impl Response {
                 self.body = BodyState::Failed(code);
                 Err(Err(code))
             }
-            // An async read whose future was dropped took the body with it.
-            BodyState::InFlight => {
-                self.body = BodyState::Failed(ErrorCode::Interrupted);
-                Err(Err(ErrorCode::Interrupted))
+            // A read that never gave the body back took it with it.
+            BodyState::InFlight(code) => {
+                self.body = BodyState::Failed(code);
+                Err(Err(code))
             }
         }
     }
@@ -397,6 +417,7 @@ impl Body {
         deadline: Option<Instant>,
     ) -> Result<usize, HttpError> {
         self.clock.update(interrupt, deadline);
+        self.client.fault("body_read");
         self.read(out)
     }
 

@@ -225,6 +225,8 @@ pub struct HttpCtxBuilder {
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
     async_workers: usize,
+    #[cfg(feature = "fault-injection")]
+    panic_at: Option<&'static str>,
 }
 
 impl Default for HttpCtxBuilder {
@@ -240,6 +242,8 @@ impl Default for HttpCtxBuilder {
             resolver: None,
             pool: PoolConfig::default(),
             async_workers: DEFAULT_ASYNC_WORKERS,
+            #[cfg(feature = "fault-injection")]
+            panic_at: None,
         }
     }
 }
@@ -339,6 +343,15 @@ impl HttpCtxBuilder {
         self
     }
 
+    /// Makes the host panic at `point` (`"prepare"`: in every `req`; `"body_read"`: in every
+    /// body read), to test the panic guard. Feature `fault-injection`; never for production.
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn inject_panic(mut self, point: &'static str) -> Self {
+        self.panic_at = Some(point);
+        self
+    }
+
     /// Checks the configuration and builds the context.
     pub fn build(self) -> Result<HttpCtx, ConfigError> {
         let allow_list = AllowList::parse(&self.allowed_hosts)?;
@@ -371,6 +384,8 @@ impl HttpCtxBuilder {
             limits: self.limits,
             dialer,
             pool: Pool::new(self.pool),
+            #[cfg(feature = "fault-injection")]
+            panic_at: self.panic_at,
             #[cfg(feature = "async")]
             workers: Workers::new(self.async_workers),
         };

@@ -24,6 +24,9 @@ mod config;
 mod ctx;
 mod error;
 mod error_code;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guest_memory;
 mod http1;
 mod policy;

@@ -5,53 +5,54 @@ use crate::config::PoolConfig;
 use crate::transport::Conn;
 use crate::url::Origin;
 use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often the sweeper closes expired idle connections: an idle connection is closed at most
+/// this long after its idle timeout, even if no store touches the pool again.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// A bounded list of idle connections, newest last. A linear scan over at most
 /// `max_idle_total` entries is simpler to audit than a map and fast at these sizes.
 pub(crate) struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     config: PoolConfig,
     idle: Mutex<VecDeque<(Conn, Instant)>>,
+    /// Whether the sweeper knows this pool.
+    watched: AtomicBool,
 }
 
 impl Pool {
     pub(crate) fn new(config: PoolConfig) -> Pool {
         Pool {
-            config,
-            idle: Mutex::new(VecDeque::new()),
+            inner: Arc::new(Inner {
+                config,
+                idle: Mutex::new(VecDeque::new()),
+                watched: AtomicBool::new(false),
+            }),
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Conn, Instant)>> {
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<(Conn, Instant)>> {
         // A panic elsewhere while holding the lock leaves a list of connections, still valid.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The most recently used healthy connection to `origin` that `store` may use (one that
-    /// carried no request body, or carried only `store`'s), if any. Expired and dead
-    /// connections met on the way are dropped.
-    pub(crate) fn take(&self, origin: &Origin, store: u64) -> Option<Conn> {
-        loop {
-            // Only list surgery under the lock; closing sockets and health-check syscalls run
-            // outside it, so sibling stores on other threads do not queue behind them.
-            let (candidate, expired) = {
-                let mut idle = self.lock();
-                let expired = self.pop_expired(&mut idle);
-                let candidate = idle
-                    .iter()
-                    .rposition(|(c, _)| {
-                        c.origin == *origin && c.owner.is_none_or(|owner| owner == store)
-                    })
-                    .and_then(|i| idle.remove(i));
-                (candidate, expired)
-            };
-            drop(expired);
-            let (mut conn, _) = candidate?;
-            if conn.is_idle_healthy() {
-                return Some(conn);
-            }
-        }
+    /// Closes the expired idle connections (outside the lock); the number left idle.
+    fn sweep(&self) -> usize {
+        let (expired, left) = {
+            let mut idle = self.lock();
+            let expired = self.pop_expired(&mut idle);
+            (expired, idle.len())
+        };
+        drop(expired);
+        left
     }
 
     /// Removes the connections idle for too long. Entries are pushed in time order and only
@@ -68,12 +69,40 @@ impl Pool {
         }
         expired
     }
+}
+
+impl Pool {
+    /// The most recently used healthy connection to `origin` that `store` may use (one that
+    /// carried no request body, or carried only `store`'s), if any. Expired and dead
+    /// connections met on the way are dropped.
+    pub(crate) fn take(&self, origin: &Origin, store: u64) -> Option<Conn> {
+        loop {
+            // Only list surgery under the lock; closing sockets and health-check syscalls run
+            // outside it, so sibling stores on other threads do not queue behind them.
+            let (candidate, expired) = {
+                let mut idle = self.inner.lock();
+                let expired = self.inner.pop_expired(&mut idle);
+                let candidate = idle
+                    .iter()
+                    .rposition(|(c, _)| {
+                        c.origin == *origin && c.owner.is_none_or(|owner| owner == store)
+                    })
+                    .and_then(|i| idle.remove(i));
+                (candidate, expired)
+            };
+            drop(expired);
+            let (mut conn, _) = candidate?;
+            if conn.is_idle_healthy() {
+                return Some(conn);
+            }
+        }
+    }
 
     /// Keeps a connection whose response was read to its framed end and that neither side
     /// asked to close, if it is still clean (the one gate for pool entry). The oldest
     /// connection makes room when a bound is reached; evicted sockets close outside the lock.
     pub(crate) fn put(&self, mut conn: Conn) {
-        if self.config.max_idle_total == 0 || self.config.max_idle_per_origin == 0 {
+        if self.inner.config.max_idle_total == 0 || self.inner.config.max_idle_per_origin == 0 {
             return;
         }
         if !conn.is_idle_healthy() {
@@ -82,23 +111,90 @@ impl Pool {
         conn.shrink();
         let mut evicted = Vec::new();
         {
-            let mut idle = self.lock();
+            let mut idle = self.inner.lock();
             let same = idle.iter().filter(|(c, _)| c.origin == conn.origin).count();
-            if same >= self.config.max_idle_per_origin
+            if same >= self.inner.config.max_idle_per_origin
                 && let Some(i) = idle.iter().position(|(c, _)| c.origin == conn.origin)
             {
                 evicted.extend(idle.remove(i));
             }
-            if idle.len() >= self.config.max_idle_total {
+            if idle.len() >= self.inner.config.max_idle_total {
                 evicted.extend(idle.pop_front());
             }
             idle.push_back((conn, Instant::now()));
         }
         drop(evicted);
+        sweeper::watch(&self.inner);
     }
 
     /// Number of idle connections (for tests and metrics).
     pub(crate) fn idle_count(&self) -> usize {
-        self.lock().len()
+        self.inner.lock().len()
+    }
+}
+
+/// The process's one pool sweeper: a thread that runs while some pool holds idle connections,
+/// closing the expired ones every [`SWEEP_EVERY`], and ends when none does. No thread per
+/// context, and none at all for an embedder whose pools stay empty.
+mod sweeper {
+    use super::{Inner, SWEEP_EVERY};
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex, Weak};
+    use std::thread;
+
+    struct State {
+        pools: Vec<Weak<Inner>>,
+        running: bool,
+    }
+
+    static STATE: Mutex<State> = Mutex::new(State {
+        pools: Vec::new(),
+        running: false,
+    });
+
+    fn lock() -> std::sync::MutexGuard<'static, State> {
+        STATE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called after a connection was put into `pool`: makes sure the sweeper will look at it.
+    pub(super) fn watch(pool: &Arc<Inner>) {
+        let mut state = lock();
+        if !pool.watched.swap(true, Ordering::SeqCst) {
+            state.pools.push(Arc::downgrade(pool));
+        }
+        if !state.running {
+            let started = thread::Builder::new()
+                .name("wasi-http-pool-sweeper".into())
+                .spawn(run);
+            // Without the thread, expired connections are still closed by the pool's own
+            // operations; only the bound after the last one is lost.
+            state.running = started.is_ok();
+        }
+    }
+
+    fn run() {
+        loop {
+            thread::sleep(SWEEP_EVERY);
+            let mut state = lock();
+            // Sweeping under the sweeper's lock: a `watch` that comes meanwhile waits, so a
+            // connection pooled after the last look always finds the thread running or
+            // starts a new one.
+            let mut idle = 0;
+            state.pools.retain(|pool| match pool.upgrade() {
+                Some(pool) => {
+                    let left = pool.sweep();
+                    if left == 0 {
+                        pool.watched.store(false, Ordering::SeqCst);
+                    }
+                    idle += left;
+                    left > 0
+                }
+                None => false,
+            });
+            if idle == 0 {
+                state.running = false;
+                return;
+            }
+        }
     }
 }

@@ -229,3 +229,50 @@ fn a_connection_without_a_body_is_shared_by_siblings() {
     second.read_body(h).unwrap();
     assert_eq!(server.accepted(), 1, "the sibling reused the connection");
 }
+
+// An idle pooled connection is closed once the pool's idle timeout has passed even if no store
+// touches the pool again (abi.md, "Connection reuse and retries": the sweeper closes it within
+// about a second), so sockets do not linger in CLOSE_WAIT.
+#[test]
+fn idle_connections_are_closed_after_the_idle_timeout_without_more_traffic() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut b).unwrap(), 1);
+            head.push(b[0]);
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let answered = Instant::now();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Returns when the client closes the idle connection.
+        let n = s.read(&mut b).unwrap_or(usize::MAX);
+        (n, answered.elapsed())
+    });
+    let idle_timeout = ms(300);
+    let ctx = ctx_builder([origin.as_str()])
+        .pool(wasi_experimental_http_wasmtime::PoolConfig {
+            idle_timeout,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let mut p = Proxy::new(ctx);
+    let (_, h) = p.get(&format!("{origin}/"));
+    assert_eq!(p.read_body(h).unwrap(), b"ok");
+    assert_eq!(p.inst.ctx().idle_connections(), 1);
+    let (n, after) = server.join().unwrap();
+    assert_eq!(n, 0, "the idle connection was closed by the client");
+    assert!(
+        after >= idle_timeout,
+        "closed before its idle timeout: {after:?}"
+    );
+    assert!(after < ms(2500), "closed {after:?} after the response");
+    assert_eq!(p.inst.ctx().idle_connections(), 0);
+}

@@ -284,3 +284,31 @@ fn slow_resolution_past_the_deadline_is_deadline_exceeded() {
     out.assert_error(ErrorCode::DnsError, &["req"]);
     assert!(server.requests().is_empty(), "nothing reached the server");
 }
+
+// The idle timeout bounds a stalled request write from the last byte the peer accepted: a
+// server that never reads makes the host's socket buffer fill, and the POST fails with 22 one
+// idle interval later, not two or three (a blocking write with a send timeout used to return
+// a partial count only after a whole timeout, and the next write got a fresh one).
+#[test]
+fn a_stalled_request_write_is_idle_timeout_on_time() {
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts (so the connect succeeds) and holds the connection without reading.
+    let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let idle = ms(1000);
+    let timeouts = Timeouts { idle, ..RELAXED };
+    // 16 MiB (the default request body limit) is far more than the socket buffers hold.
+    let size = (16 << 20).to_string();
+    let (out, elapsed) = timed_fetch(
+        ctx(&origin, timeouts),
+        &["POST", &format!("{origin}/upload"), "--body-size", &size],
+    );
+    assert_timed_out(&out, elapsed, ErrorCode::IdleTimeout, &["req"], idle);
+    // Tighter than the shared margin: twice the idle timeout is the bug this guards.
+    assert!(
+        elapsed < ms(1700),
+        "idle timeout on a stalled write took {elapsed:?}"
+    );
+    drop(holder);
+}

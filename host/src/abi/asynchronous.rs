@@ -11,8 +11,8 @@
 //! reach it), and body bytes are read into a host buffer, then copied into the guest's.
 
 use super::{
-    FUNCTIONS, MODULE, Output, ReqArgs, body_read_begin, close, header_get, headers_get_all,
-    memory_and_ctx, req_finish, req_prepare, result,
+    FUNCTIONS, MODULE, Output, ReqArgs, body_read_begin, close, guarded, header_get,
+    headers_get_all, memory_and_ctx, req_finish, req_prepare, result,
 };
 use crate::client::BodyRead;
 use crate::ctx::HttpCtx;
@@ -90,7 +90,7 @@ pub fn add_to_linker_async<T: Send + 'static>(
         MODULE,
         "close",
         move |mut caller: Caller<'_, T>, (handle,): (u32,)| {
-            let code = result(close(get(caller.data_mut()), handle));
+            let code = result(guarded(|| close(get(caller.data_mut()), handle)));
             Box::new(async move { code })
         },
     )?;
@@ -174,7 +174,8 @@ async fn body_read_async<T: 'static>(
                 return Err(code);
             }
         };
-        match response.take_body() {
+        // A body that never comes back belongs to a cancelled call.
+        match response.take_body(ErrorCode::Interrupted) {
             Ok(body) => {
                 let len = usize::try_from(out.buf.len)
                     .unwrap_or(usize::MAX)

@@ -74,7 +74,7 @@ pub fn add_to_linker<T: 'static>(
         MODULE,
         "close",
         move |mut caller: Caller<'_, T>, handle: u32| -> u32 {
-            result(close(get(caller.data_mut()), handle))
+            result(guarded(|| close(get(caller.data_mut()), handle)))
         },
     )?;
     linker.func_wrap(
@@ -145,6 +145,7 @@ fn with_memory<T: 'static>(
 }
 
 /// [`with_memory`] returning `f`'s value: `memory_not_found` if there is no memory export.
+/// `f` runs under the panic guard.
 fn memory_and_ctx<T: 'static, R>(
     caller: &mut Caller<'_, T>,
     get: impl Fn(&mut T) -> &mut HttpCtx,
@@ -154,7 +155,23 @@ fn memory_and_ctx<T: 'static, R>(
         return Err(ErrorCode::MemoryNotFound);
     };
     let (mem, data) = memory.data_and_store_mut(caller);
-    f(mem, get(data))
+    guarded(|| f(mem, get(data)))
+}
+
+/// The panic guard: a panic in host code is logged and becomes `runtime_error` (12) for the
+/// guest, never an unwind through wasmtime into the embedder. The store stays usable: a
+/// response whose body was being read when the panic came fails with 12 (`abi.md`, "Order of
+/// checks"; `ARCHITECTURE.md`, "Invariants").
+fn guarded<R>(f: impl FnOnce() -> Result<R, ErrorCode>) -> Result<R, ErrorCode> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!("a wasi_experimental_http host function panicked: {what:?}");
+        Err(ErrorCode::RuntimeError)
+    })
 }
 
 /// The arguments of `req`.
