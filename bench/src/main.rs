@@ -15,65 +15,14 @@
 )]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Instant;
+
+use bench::start_server;
 
 use e2e::guests::guest_wasm;
 use e2e::run::run_guest;
 use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
-
-/// A minimal keep-alive HTTP/1.1 server: `GET /bytes/N` answers N zero bytes with
-/// Content-Length. One thread per connection; runs until the process exits.
-fn start_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            std::thread::spawn(move || serve(conn));
-        }
-    });
-    format!("http://{addr}")
-}
-
-fn serve(conn: TcpStream) {
-    conn.set_nodelay(true).ok();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    let mut writer = conn;
-    let zeros = vec![0u8; 256 * 1024];
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line.split(' ').nth(1).unwrap_or("/").to_string();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            if h == "\r\n" || h == "\n" {
-                break;
-            }
-        }
-        let n: u64 = path
-            .strip_prefix("/bytes/")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
-        if writer.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(zeros.len() as u64) as usize;
-            if writer.write_all(&zeros[..k]).is_err() {
-                return;
-            }
-            left -= k as u64;
-        }
-    }
-}
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

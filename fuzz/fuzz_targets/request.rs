@@ -3,11 +3,9 @@
 //! carrying the guest's fields and the host's own Host and Content-Length, or the call fails.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use wasi_experimental_http_wasmtime::fuzzing::{encode_request, parse_url};
 
-#[derive(Arbitrary, Debug)]
 struct Input {
     method: String,
     url: String,
@@ -15,7 +13,19 @@ struct Input {
     body_len: u16,
 }
 
-fuzz_target!(|input: Input| {
+// Input: two bytes of body length, then method, NUL, URL, NUL, header block.
+fuzz_target!(|data: &[u8]| {
+    let [a, b, rest @ ..] = data else {
+        return;
+    };
+    let mut parts = rest.splitn(3, |&c| c == 0);
+    let mut text = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let input = Input {
+        body_len: u16::from_le_bytes([*a, *b]),
+        method: text(),
+        url: text(),
+        headers: text(),
+    };
     let body_len = usize::from(input.body_len);
     let Ok(head) = encode_request(&input.method, &input.url, &input.headers, body_len) else {
         return;

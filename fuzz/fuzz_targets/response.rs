@@ -3,26 +3,25 @@
 //! bytes, the same error and the same end state.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use wasi_experimental_http_wasmtime::fuzzing::decode_response;
 
-#[derive(Arbitrary, Debug)]
-struct Input {
-    pieces: Vec<u8>,
-    out_len: u8,
-    bytes: Vec<u8>,
-}
-
-fuzz_target!(|input: Input| {
-    let pieces: Vec<usize> = input.pieces.iter().map(|&p| usize::from(p)).collect();
-    let whole = decode_response(&input.bytes, &[], usize::from(input.out_len));
-    let split = decode_response(&input.bytes, &pieces, usize::from(input.out_len));
-    let bytewise = decode_response(&input.bytes, &vec![1; input.bytes.len()], 7);
+// Input: [out_len, k, k piece sizes..., response bytes...], so seeds are readable responses
+// behind a two-byte prefix.
+fuzz_target!(|data: &[u8]| {
+    let [out_len, k, rest @ ..] = data else {
+        return;
+    };
+    let k = usize::from(*k).min(rest.len());
+    let (pieces, bytes) = rest.split_at(k);
+    let pieces: Vec<usize> = pieces.iter().map(|&p| usize::from(p)).collect();
+    let whole = decode_response(bytes, &[], usize::from(*out_len));
+    let split = decode_response(bytes, &pieces, usize::from(*out_len));
+    let bytewise = decode_response(bytes, &vec![1; bytes.len()], 7);
     assert_eq!(whole, split, "pieces {pieces:?}");
     assert_eq!(whole, bytewise, "one byte at a time");
     // The body never holds more than the input had.
-    assert!(whole.body.len() <= input.bytes.len());
+    assert!(whole.body.len() <= bytes.len());
     if whole.code == 0 {
         assert!(whole.complete && whole.head.is_some());
     }

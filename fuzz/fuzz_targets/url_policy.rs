@@ -5,7 +5,6 @@
 //! address's decision.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use wasi_experimental_http_wasmtime::fuzzing::{allow_list, parse_url, public_only_permits};
@@ -19,14 +18,22 @@ const ALLOW: &[&str] = &[
 ];
 const DENY: &[&str] = &["!https://admin.example.com", "!http://example.com:8080"];
 
-#[derive(Arbitrary, Debug)]
 struct Input {
     url: String,
     entry: String,
     v4: [u8; 4],
 }
 
-fuzz_target!(|input: Input| {
+// Input: URL, NUL, allow entry, NUL, then 4 bytes of an IPv4 address.
+fuzz_target!(|data: &[u8]| {
+    let mut parts = data.splitn(3, |&b| b == 0);
+    let url = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let entry = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
+    let mut v4 = [0u8; 4];
+    for (d, s) in v4.iter_mut().zip(parts.next().unwrap_or_default()) {
+        *d = *s;
+    }
+    let input = Input { url, entry, v4 };
     if let Some(u) = parse_url(&input.url) {
         // Re-parsing the normalized form gives the same origin and target.
         let again = format!("{}://{}:{}{}", u.scheme, u.host, u.port, u.path_and_query);
