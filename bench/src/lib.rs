@@ -60,4 +60,3 @@ fn serve(conn: TcpStream) {
         }
     }
 }
-

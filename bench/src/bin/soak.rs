@@ -81,19 +81,34 @@ fn soak(url: &str, n: usize, reuse: bool, warmup: Duration) -> (Sample, Sample, 
         &module,
         "fetch",
         ctx,
-        &["GET", &target, "--repeat", &repeat, "--discard", "--no-hash"],
+        &[
+            "GET",
+            &target,
+            "--repeat",
+            &repeat,
+            "--discard",
+            "--no-hash",
+        ],
     );
     let took = started.elapsed();
     done.store(true, Ordering::SeqCst);
     assert_eq!(out.exit_code, 0, "{out}");
-    assert_eq!(out.line_values("status: ").len(), n, "every request answered");
+    assert_eq!(
+        out.line_values("status: ").len(),
+        n,
+        "every request answered"
+    );
     let warm = sampler.join().unwrap();
     (warm, sample(), took)
 }
 
 fn main() {
     let short = std::env::args().any(|a| a == "--short");
-    let (keep_alive, fresh) = if short { (5_000, 1_000) } else { (100_000, 10_000) };
+    let (keep_alive, fresh) = if short {
+        (5_000, 1_000)
+    } else {
+        (100_000, 10_000)
+    };
     let url = start_server();
     let mut failed = false;
     for (name, n, reuse) in [
@@ -112,7 +127,11 @@ fn main() {
             end.fds,
             warm.rss_kib,
             end.rss_kib,
-            if fds_ok && rss_ok { "" } else { "  <-- NOT FLAT" }
+            if fds_ok && rss_ok {
+                ""
+            } else {
+                "  <-- NOT FLAT"
+            }
         );
         failed |= !(fds_ok && rss_ok);
     }

@@ -9,6 +9,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod sweeper;
+
 /// How often the sweeper closes expired idle connections: an idle connection is closed at most
 /// this long after its idle timeout, even if no store touches the pool again.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -130,71 +132,5 @@ impl Pool {
     /// Number of idle connections (for tests and metrics).
     pub(crate) fn idle_count(&self) -> usize {
         self.inner.lock().len()
-    }
-}
-
-/// The process's one pool sweeper: a thread that runs while some pool holds idle connections,
-/// closing the expired ones every [`SWEEP_EVERY`], and ends when none does. No thread per
-/// context, and none at all for an embedder whose pools stay empty.
-mod sweeper {
-    use super::{Inner, SWEEP_EVERY};
-    use std::sync::atomic::Ordering;
-    use std::sync::{Arc, Mutex, Weak};
-    use std::thread;
-
-    struct State {
-        pools: Vec<Weak<Inner>>,
-        running: bool,
-    }
-
-    static STATE: Mutex<State> = Mutex::new(State {
-        pools: Vec::new(),
-        running: false,
-    });
-
-    fn lock() -> std::sync::MutexGuard<'static, State> {
-        STATE.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Called after a connection was put into `pool`: makes sure the sweeper will look at it.
-    pub(super) fn watch(pool: &Arc<Inner>) {
-        let mut state = lock();
-        if !pool.watched.swap(true, Ordering::SeqCst) {
-            state.pools.push(Arc::downgrade(pool));
-        }
-        if !state.running {
-            let started = thread::Builder::new()
-                .name("wasi-http-pool-sweeper".into())
-                .spawn(run);
-            // Without the thread, expired connections are still closed by the pool's own
-            // operations; only the bound after the last one is lost.
-            state.running = started.is_ok();
-        }
-    }
-
-    fn run() {
-        loop {
-            thread::sleep(SWEEP_EVERY);
-            let mut state = lock();
-            // Sweeping under the sweeper's lock: a `watch` that comes meanwhile waits, so a
-            // connection pooled after the last look always finds the thread running or
-            // starts a new one.
-            let mut idle = 0;
-            state.pools.retain(|pool| match pool.upgrade() {
-                Some(pool) => {
-                    let left = pool.sweep();
-                    if left == 0 {
-                        pool.watched.store(false, Ordering::SeqCst);
-                    }
-                    idle += left;
-                    left > 0
-                }
-                None => false,
-            });
-            if idle == 0 {
-                state.running = false;
-                return;
-            }
-        }
     }
 }

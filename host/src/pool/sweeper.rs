@@ -1,0 +1,64 @@
+//! The process's one pool sweeper: a thread that runs while some pool holds idle connections,
+//! closing the expired ones every [`SWEEP_EVERY`], and ends when none does. No thread per
+//! context, and none at all for an embedder whose pools stay empty.
+
+use super::{Inner, SWEEP_EVERY};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::thread;
+
+struct State {
+    pools: Vec<Weak<Inner>>,
+    running: bool,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    pools: Vec::new(),
+    running: false,
+});
+
+fn lock() -> std::sync::MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Called after a connection was put into `pool`: makes sure the sweeper will look at it.
+pub(super) fn watch(pool: &Arc<Inner>) {
+    let mut state = lock();
+    if !pool.watched.swap(true, Ordering::SeqCst) {
+        state.pools.push(Arc::downgrade(pool));
+    }
+    if !state.running {
+        let started = thread::Builder::new()
+            .name("wasi-http-pool-sweeper".into())
+            .spawn(run);
+        // Without the thread, expired connections are still closed by the pool's own
+        // operations; only the bound after the last one is lost.
+        state.running = started.is_ok();
+    }
+}
+
+fn run() {
+    loop {
+        thread::sleep(SWEEP_EVERY);
+        let mut state = lock();
+        // Sweeping under the sweeper's lock: a `watch` that comes meanwhile waits, so a
+        // connection pooled after the last look always finds the thread running or
+        // starts a new one.
+        let mut idle = 0;
+        state.pools.retain(|pool| match pool.upgrade() {
+            Some(pool) => {
+                let left = pool.sweep();
+                if left == 0 {
+                    pool.watched.store(false, Ordering::SeqCst);
+                }
+                idle += left;
+                left > 0
+            }
+            None => false,
+        });
+        if idle == 0 {
+            state.running = false;
+            return;
+        }
+    }
+}
