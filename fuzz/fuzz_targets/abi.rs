@@ -124,7 +124,11 @@ fn outputs(call: &Call, mem: &[u8]) -> Vec<(u32, u32)> {
         Call::ReqRaw { args } => vec![(args[8], 2), (args[9], 4)],
         Call::HeaderGet { buf, written: w, .. }
         | Call::HeadersGetAll { buf, written: w, .. }
-        | Call::BodyRead { buf, written: w, .. } => vec![(buf.0.get(), written(*w)), (w.get(), 4)],
+        | Call::BodyRead { buf, written: w, .. } => {
+            // The host reports what it wrote; it may never exceed the buffer it was given.
+            assert!(written(*w) <= buf.1.get(), "written {} > buf_len {}", written(*w), buf.1.get());
+            vec![(buf.0.get(), written(*w)), (w.get(), 4)]
+        }
         Call::Close { .. } | Call::Poke { .. } => vec![],
     }
 }

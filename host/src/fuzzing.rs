@@ -161,17 +161,12 @@ pub fn decode_response(input: &[u8], pieces: &[usize], out_len: usize) -> Respon
                     .body
                     .extend_from_slice(out.get(..p.produced).unwrap_or_default());
                 buf.drain(..p.consumed.min(buf.len()));
-                if p.consumed == 0 && p.produced == 0 && !decoder.is_done() {
-                    // Needs more input than the buffer holds: wait for the next piece.
-                    if !fill(&mut buf) {
-                        if let Err(e) = decoder.eof() {
-                            fail(&mut outcome, e.into());
-                        } else {
-                            outcome.complete = true;
-                        }
-                        return outcome;
-                    }
-                }
+                // The client fails the body here (`HttpError::Internal`): a decoder that makes no
+                // progress on non-empty input is a bug, and the fuzzer must see it as one.
+                assert!(
+                    p.consumed > 0 || p.produced > 0 || decoder.is_done(),
+                    "body decoder made no progress"
+                );
             }
         }
     }

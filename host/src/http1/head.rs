@@ -41,19 +41,26 @@ impl HeadParser {
 
     /// Feeds the whole buffered section so far (`buf` always starts at the section's first
     /// byte). Returns the section's length once its empty line has arrived.
+    ///
+    /// Limits are checked byte by byte in arrival order, on partial input too, so the first
+    /// limit a byte crosses is the one reported, however the bytes were split into reads.
     pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
         let start = self.scanned;
         for (i, &b) in buf.iter().enumerate().skip(start) {
+            if i >= self.max_section {
+                return Err(ParseError::SectionTooLarge);
+            }
             if b != b'\n' {
+                // The line so far, this byte included; +1: its CR may be this byte or come next.
+                if i - self.line_start >= self.max_line.saturating_add(1) {
+                    return Err(ParseError::LineTooLong);
+                }
                 continue;
             }
             let line = buf.get(self.line_start..i).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > self.max_line {
                 return Err(ParseError::LineTooLong);
-            }
-            if i + 1 > self.max_section {
-                return Err(ParseError::SectionTooLarge);
             }
             self.line_start = i + 1;
             if line.is_empty() && (self.lines > 0 || !self.has_start_line) {
@@ -67,13 +74,6 @@ impl HeadParser {
             }
         }
         self.scanned = buf.len();
-        // +1: the line's CR may already be here without its LF.
-        if buf.len().saturating_sub(self.line_start) > self.max_line.saturating_add(1) {
-            return Err(ParseError::LineTooLong);
-        }
-        if buf.len() > self.max_section {
-            return Err(ParseError::SectionTooLarge);
-        }
         Ok(None)
     }
 }
@@ -563,6 +563,48 @@ mod tests {
                 .map(|end| assert_eq!(end, Some(h.len()), "{what}"));
             assert_eq!(got, *want, "{what}");
         }
+    }
+
+    /// Found by the `response` fuzz target: the section limit crossed in the middle of a line
+    /// that is also too long was reported as the line limit when the head arrived whole, and as
+    /// the section limit when it arrived a byte at a time. The first limit crossed in arrival
+    /// order wins, whatever the split.
+    #[test]
+    fn the_first_limit_crossed_is_reported_whatever_the_split() {
+        let l = Limits {
+            max_header_line: 64,
+            max_header_section: 256,
+            max_header_count: 100,
+            ..Limits::default()
+        };
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for _ in 0..4 {
+            head.extend_from_slice(&[b'a'; 50]);
+            head.extend_from_slice(b":\r\n");
+        }
+        // 225 bytes so far: the section limit falls inside this 70-byte line.
+        head.extend_from_slice(&[b'b'; 70]);
+        head.extend_from_slice(b":\r\n\r\n");
+        let whole = HeadParser::response(&l).feed(&head);
+        let mut p = HeadParser::response(&l);
+        let bytewise = (1..=head.len())
+            .map(|n| p.feed(&head[..n]))
+            .find(|r| !matches!(r, Ok(None)))
+            .unwrap();
+        assert_eq!(whole, Err(ParseError::SectionTooLarge));
+        assert_eq!(bytewise, whole);
+        // The line limit crossed first is reported first, split or not.
+        let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+        head.extend_from_slice(&[b'c'; 70]);
+        head.extend_from_slice(b":\r\n\r\n");
+        let whole = HeadParser::response(&l).feed(&head);
+        let mut p = HeadParser::response(&l);
+        let bytewise = (1..=head.len())
+            .map(|n| p.feed(&head[..n]))
+            .find(|r| !matches!(r, Ok(None)))
+            .unwrap();
+        assert_eq!(whole, Err(ParseError::LineTooLong));
+        assert_eq!(bytewise, whole);
     }
 
     #[test]

@@ -46,15 +46,12 @@ impl Inner {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Closes the expired idle connections (outside the lock); the number left idle.
-    fn sweep(&self) -> usize {
-        let (expired, left) = {
-            let mut idle = self.lock();
-            let expired = self.pop_expired(&mut idle);
-            (expired, idle.len())
-        };
-        drop(expired);
-        left
+    /// Takes the expired idle connections out (the caller closes them, outside its locks);
+    /// also the number left idle.
+    fn take_expired(&self) -> (Vec<(Conn, Instant)>, usize) {
+        let mut idle = self.lock();
+        let expired = self.pop_expired(&mut idle);
+        (expired, idle.len())
     }
 
     /// Removes the connections idle for too long. Entries are pushed in time order and only

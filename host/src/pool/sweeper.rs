@@ -38,26 +38,50 @@ pub(super) fn watch(pool: &Arc<Inner>) {
 }
 
 fn run() {
+    // A panic must not leave `running` set with no thread: the next `watch` starts another.
+    struct Exit;
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            if thread::panicking() {
+                lock().running = false;
+            }
+        }
+    }
+    let _exit = Exit;
     loop {
         thread::sleep(SWEEP_EVERY);
         let mut state = lock();
         // Sweeping under the sweeper's lock: a `watch` that comes meanwhile waits, so a
-        // connection pooled after the last look always finds the thread running or
-        // starts a new one.
+        // connection pooled after the last look always finds the thread running or starts a
+        // new one. Expired sockets are closed after the lock is released.
         let mut idle = 0;
+        let mut closed = Vec::new();
+        let mut alive = Vec::new();
         state.pools.retain(|pool| match pool.upgrade() {
             Some(pool) => {
-                let left = pool.sweep();
+                let (expired, left) = pool.take_expired();
+                closed.push(expired);
                 if left == 0 {
                     pool.watched.store(false, Ordering::SeqCst);
                 }
                 idle += left;
-                left > 0
+                let keep = left > 0;
+                // A pool whose last owner is gone is dropped outside the lock too.
+                alive.push(pool);
+                keep
             }
             None => false,
         });
-        if idle == 0 {
+        let stop = idle == 0;
+        if stop {
+            // Decided under the lock: a `watch` after this finds `running` cleared and starts
+            // a new sweeper.
             state.running = false;
+        }
+        drop(state);
+        drop(closed);
+        drop(alive);
+        if stop {
             return;
         }
     }
