@@ -8,6 +8,20 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 
+use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
+
+/// A context admitting `url`'s origin, with the keep-alive pool or with reuse disabled.
+pub fn ctx_for(url: &str, reuse: bool) -> HttpCtx {
+    let mut builder = HttpCtx::builder().allowed_hosts([url.to_string()]);
+    if !reuse {
+        builder = builder.pool(PoolConfig {
+            max_idle_total: 0,
+            ..PoolConfig::default()
+        });
+    }
+    builder.build().unwrap()
+}
+
 /// A minimal keep-alive HTTP/1.1 server: `GET /bytes/N` answers N zero bytes with
 /// Content-Length. One thread per connection; runs until the process exits.
 pub fn start_server() -> String {

@@ -18,11 +18,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use bench::start_server;
+use bench::{ctx_for, start_server};
 
 use e2e::guests::guest_wasm;
 use e2e::run::run_guest;
-use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
+use wasi_experimental_http_wasmtime::HttpCtx;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -35,14 +35,7 @@ fn peak_rss_kib() -> u64 {
 
 fn guest_requests(url: &str, n: usize, reuse: bool) -> f64 {
     let fetch = guest_wasm("tests/guests", "fetch");
-    let mut builder = HttpCtx::builder().allowed_hosts([url.to_string()]);
-    if !reuse {
-        builder = builder.pool(PoolConfig {
-            max_idle_total: 0,
-            ..PoolConfig::default()
-        });
-    }
-    let ctx = builder.build().unwrap();
+    let ctx = ctx_for(url, reuse);
     let target = format!("{url}/bytes/100");
     let repeat = n.to_string();
     let start = Instant::now();

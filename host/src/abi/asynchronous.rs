@@ -75,14 +75,20 @@ pub fn add_to_linker_async<T: Send + 'static>(
             status_ptr,
             handle_ptr,
         ): ReqParams| {
-            let args = ReqArgs {
-                url: GuestRange::new(url_ptr, url_len),
-                method: GuestRange::new(method_ptr, method_len),
-                headers: GuestRange::new(headers_ptr, headers_len),
-                body: GuestRange::new(body_ptr, body_len),
+            let args = ReqArgs::new(
+                [
+                    url_ptr,
+                    url_len,
+                    method_ptr,
+                    method_len,
+                    headers_ptr,
+                    headers_len,
+                    body_ptr,
+                    body_len,
+                ],
                 status_ptr,
                 handle_ptr,
-            };
+            );
             Box::new(async move { result(req_async(&mut caller, get, args).await) })
         },
     )?;

@@ -59,14 +59,20 @@ pub fn add_to_linker<T: 'static>(
               status_ptr: u32,
               handle_ptr: u32|
               -> u32 {
-            let args = ReqArgs {
-                url: GuestRange::new(url_ptr, url_len),
-                method: GuestRange::new(method_ptr, method_len),
-                headers: GuestRange::new(headers_ptr, headers_len),
-                body: GuestRange::new(body_ptr, body_len),
+            let args = ReqArgs::new(
+                [
+                    url_ptr,
+                    url_len,
+                    method_ptr,
+                    method_len,
+                    headers_ptr,
+                    headers_len,
+                    body_ptr,
+                    body_len,
+                ],
                 status_ptr,
                 handle_ptr,
-            };
+            );
             with_memory(&mut caller, get, |mem, ctx| req(mem, ctx, args))
         },
     )?;
@@ -183,6 +189,33 @@ struct ReqArgs {
     body: GuestRange,
     status_ptr: u32,
     handle_ptr: u32,
+}
+
+impl ReqArgs {
+    /// From `req`'s parameters in ABI order: four `(ptr, len)` inputs, then the outputs.
+    fn new(
+        [
+            url_ptr,
+            url_len,
+            method_ptr,
+            method_len,
+            headers_ptr,
+            headers_len,
+            body_ptr,
+            body_len,
+        ]: [u32; 8],
+        status_ptr: u32,
+        handle_ptr: u32,
+    ) -> ReqArgs {
+        ReqArgs {
+            url: GuestRange::new(url_ptr, url_len),
+            method: GuestRange::new(method_ptr, method_len),
+            headers: GuestRange::new(headers_ptr, headers_len),
+            body: GuestRange::new(body_ptr, body_len),
+            status_ptr,
+            handle_ptr,
+        }
+    }
 }
 
 /// A variable-size output: the buffer, and where the number of bytes written goes.
