@@ -7,6 +7,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Requests answered by [`start_server`]'s servers in this process.
+pub static REQUESTS_SERVED: AtomicUsize = AtomicUsize::new(0);
 
 use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
 
@@ -60,6 +64,7 @@ fn serve(conn: TcpStream) {
             .strip_prefix("/bytes/")
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
+        REQUESTS_SERVED.fetch_add(1, Ordering::Relaxed);
         let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
         if writer.write_all(head.as_bytes()).is_err() {
             return;

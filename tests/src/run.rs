@@ -206,6 +206,31 @@ pub fn run_module(module: &Module, argv0: &str, ctx: HttpCtx, args: &[&str]) -> 
     run.finish(result)
 }
 
+/// [`run_module`] with the guest's stdout discarded rather than captured (for long runs, whose
+/// output would otherwise accumulate in this process); returns the exit code only. Stderr is
+/// still captured and shown if the guest fails.
+pub fn run_module_quiet(module: &Module, argv0: &str, ctx: HttpCtx, args: &[&str]) -> i32 {
+    let mut run = GuestRun::new(argv0, ctx, args);
+    run.store.data_mut().wasi = {
+        let mut argv = vec![argv0];
+        argv.extend_from_slice(args);
+        WasiCtxBuilder::new()
+            .args(&argv)
+            .stdout(std::io::empty())
+            .stderr(run.stderr.clone())
+            .build_p1()
+    };
+    let result = linker()
+        .instantiate(&mut run.store, module)
+        .and_then(|instance| instance.get_typed_func::<(), ()>(&mut run.store, "_start"))
+        .and_then(|start| start.call(&mut run.store, ()));
+    let out = run.finish(result);
+    if out.exit_code != 0 {
+        eprintln!("{}", out.stderr);
+    }
+    out.exit_code
+}
+
 /// A linker with WASI preview 1 and the `wasi_experimental_http` functions, both registered
 /// for `call_async` (`add_to_linker_async`).
 pub fn linker_async() -> Linker<State> {
