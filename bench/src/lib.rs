@@ -14,6 +14,16 @@ pub static REQUESTS_SERVED: AtomicUsize = AtomicUsize::new(0);
 
 use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
 
+/// A `kB` field of `/proc/self/status` (`VmRSS:`, `VmHWM:`), 0 where there is none.
+pub fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A context admitting `url`'s origin, with the keep-alive pool or with reuse disabled.
 pub fn ctx_for(url: &str, reuse: bool) -> HttpCtx {
     let mut builder = HttpCtx::builder().allowed_hosts([url.to_string()]);

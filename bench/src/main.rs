@@ -25,12 +25,7 @@ use e2e::run::run_guest;
 use wasi_experimental_http_wasmtime::HttpCtx;
 
 fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
+    bench::proc_status_kib("VmHWM:")
 }
 
 fn guest_requests(url: &str, n: usize, reuse: bool) -> f64 {
