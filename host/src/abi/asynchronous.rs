@@ -11,7 +11,7 @@
 //! reach it), and body bytes are read into a host buffer, then copied into the guest's.
 
 use super::{
-    FUNCTIONS, MODULE, Output, ReqArgs, body_read_begin, close, guarded, header_get,
+    FUNCTIONS, MODULE, Output, ReqArgs, ReqParams, body_read_begin, close, guarded, header_get,
     headers_get_all, memory_and_ctx, req_finish, req_prepare, result,
 };
 use crate::client::BodyRead;
@@ -58,37 +58,11 @@ pub fn add_to_linker_async<T: Send + 'static>(
     get: impl Fn(&mut T) -> &mut HttpCtx + Send + Sync + Copy + 'static,
 ) -> wasmtime::Result<()> {
     debug_assert_eq!(FUNCTIONS.len(), 5);
-    type ReqParams = (u32, u32, u32, u32, u32, u32, u32, u32, u32, u32);
     linker.func_wrap_async(
         MODULE,
         "req",
-        move |mut caller: Caller<'_, T>,
-              (
-            url_ptr,
-            url_len,
-            method_ptr,
-            method_len,
-            headers_ptr,
-            headers_len,
-            body_ptr,
-            body_len,
-            status_ptr,
-            handle_ptr,
-        ): ReqParams| {
-            let args = ReqArgs::new(
-                [
-                    url_ptr,
-                    url_len,
-                    method_ptr,
-                    method_len,
-                    headers_ptr,
-                    headers_len,
-                    body_ptr,
-                    body_len,
-                ],
-                status_ptr,
-                handle_ptr,
-            );
+        move |mut caller: Caller<'_, T>, params: ReqParams| {
+            let args = ReqArgs::new(params);
             Box::new(async move { result(req_async(&mut caller, get, args).await) })
         },
     )?;

@@ -59,20 +59,18 @@ pub fn add_to_linker<T: 'static>(
               status_ptr: u32,
               handle_ptr: u32|
               -> u32 {
-            let args = ReqArgs::new(
-                [
-                    url_ptr,
-                    url_len,
-                    method_ptr,
-                    method_len,
-                    headers_ptr,
-                    headers_len,
-                    body_ptr,
-                    body_len,
-                ],
+            let args = ReqArgs::new((
+                url_ptr,
+                url_len,
+                method_ptr,
+                method_len,
+                headers_ptr,
+                headers_len,
+                body_ptr,
+                body_len,
                 status_ptr,
                 handle_ptr,
-            );
+            ));
             with_memory(&mut caller, get, |mem, ctx| req(mem, ctx, args))
         },
     )?;
@@ -191,10 +189,13 @@ struct ReqArgs {
     handle_ptr: u32,
 }
 
+/// `req`'s ten parameters, in ABI order.
+type ReqParams = (u32, u32, u32, u32, u32, u32, u32, u32, u32, u32);
+
 impl ReqArgs {
-    /// From `req`'s parameters in ABI order: four `(ptr, len)` inputs, then the outputs.
+    /// From `req`'s parameters in ABI order: four `(ptr, len)` inputs, then the two outputs.
     fn new(
-        [
+        (
             url_ptr,
             url_len,
             method_ptr,
@@ -203,9 +204,9 @@ impl ReqArgs {
             headers_len,
             body_ptr,
             body_len,
-        ]: [u32; 8],
-        status_ptr: u32,
-        handle_ptr: u32,
+            status_ptr,
+            handle_ptr,
+        ): ReqParams,
     ) -> ReqArgs {
         ReqArgs {
             url: GuestRange::new(url_ptr, url_len),
