@@ -3,7 +3,7 @@
 //! threads, so the executor keeps running; the semantics are the sync path's; dropping a call's
 //! future cancels its request.
 //!
-//! `cargo test -p e2e --test async_embedding -- --nocapture` prints the 64-guest figures.
+//! `cargo test -p e2e --test end_to_end -- async_embedding:: --nocapture` prints the 64-guest figures.
 
 #![allow(
     clippy::unwrap_used,

@@ -2,7 +2,7 @@
 //! embedder's deadline"): an interrupt ends every network wait within 50 ms and makes later
 //! calls fail fast until cleared; the store-wide deadline caps every phase.
 //!
-//! `cargo test -p e2e --test control -- --nocapture` prints the measured interrupt latency of
+//! `cargo test -p e2e --test end_to_end -- control:: --nocapture` prints the measured interrupt latency of
 //! each phase.
 
 #![allow(
