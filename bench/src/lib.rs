@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Requests answered by [`start_server`]'s servers in this process.
 pub static REQUESTS_SERVED: AtomicUsize = AtomicUsize::new(0);
 
-use wasi_experimental_http_wasmtime::{HttpCtx, PoolConfig};
+use wasi_experimental_http_wasmtime::{HttpCtx, HttpCtxBuilder, PoolConfig};
 
 /// A `kB` field of `/proc/self/status` (`VmRSS:`, `VmHWM:`), 0 where there is none.
 pub fn proc_status_kib(field: &str) -> u64 {
@@ -26,14 +26,20 @@ pub fn proc_status_kib(field: &str) -> u64 {
 
 /// A context admitting `url`'s origin, with the keep-alive pool or with reuse disabled.
 pub fn ctx_for(url: &str, reuse: bool) -> HttpCtx {
-    let mut builder = HttpCtx::builder().allowed_hosts([url.to_string()]);
-    if !reuse {
-        builder = builder.pool(PoolConfig {
+    builder_for(url, reuse).build().unwrap()
+}
+
+/// The builder of [`ctx_for`], for benchmarks that add options.
+pub fn builder_for(url: &str, reuse: bool) -> HttpCtxBuilder {
+    let builder = HttpCtx::builder().allowed_hosts([url.to_string()]);
+    if reuse {
+        builder
+    } else {
+        builder.pool(PoolConfig {
             max_idle_total: 0,
             ..PoolConfig::default()
-        });
+        })
     }
-    builder.build().unwrap()
 }
 
 /// A minimal keep-alive HTTP/1.1 server: `GET /bytes/N` answers N zero bytes with

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use wasi_experimental_http_wasmtime as host;
 
 /// Text shown after the options in `--help`.
 const AFTER_HELP: &str = "\
@@ -115,6 +116,27 @@ pub struct Cli {
     #[arg(long)]
     pub allow_private_addresses: bool,
 
+    /// Write one JSON object per line for every HTTP request of the guest (denied, completed)
+    /// to PATH, appending; `-` for stderr. Flushed after each event [default: none]
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Show URL query strings in the audit log (they often carry tokens) [default: paths only]
+    #[arg(long, requires = "audit_log")]
+    pub audit_query: bool,
+
+    /// A label on every audit event, e.g. `tenant=acme` (repeatable)
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_var)]
+    pub label: Vec<(String, String)>,
+
+    /// An egress quota: comma-separated `requests=N`, `sent=BYTES`, `received=BYTES` and
+    /// optionally `per=DURATION` for a rate (token bucket) instead of a total for the run.
+    /// BYTES takes K, M, G suffixes (1024-based); DURATION is `500ms`, `10s`, `5m` or `1h`.
+    /// Repeatable; every quota applies. Going over is error code 37 (quota_exceeded)
+    /// [default: none]
+    #[arg(long, value_name = "SPEC", value_parser = parse_quota)]
+    pub quota: Vec<host::QuotaLimits>,
+
     /// The WebAssembly module to run (binary or text format), then the arguments to pass to it
     // One positional holds both, as in `wasmtime run`: once MODULE is seen, every later word
     // belongs to the guest even if it looks like an option. Two positionals would let clap
@@ -172,6 +194,76 @@ fn parse_dir(s: &str) -> Result<Preopen, String> {
         host: PathBuf::from(host),
         guest: guest.to_owned(),
     })
+}
+
+/// Parses a `--quota` SPEC: `requests=100,per=10s`, `received=1G`, `sent=10M,requests=1000`.
+fn parse_quota(s: &str) -> Result<host::QuotaLimits, String> {
+    let mut q = host::QuotaLimits::default();
+    for part in s.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected KEY=VALUE"))?;
+        let slot = match key.trim() {
+            "requests" => &mut q.requests,
+            "sent" => &mut q.sent_bytes,
+            "received" => &mut q.received_bytes,
+            "per" => {
+                if q.window.is_some() {
+                    return Err("`per` given twice".to_owned());
+                }
+                q.window = Some(parse_duration(value.trim())?);
+                continue;
+            }
+            other => {
+                return Err(format!(
+                    "unknown quota `{other}` (requests, sent, received, per)"
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(format!("`{}` given twice", key.trim()));
+        }
+        *slot = Some(parse_size(value.trim())?);
+    }
+    if q.requests.is_none() && q.sent_bytes.is_none() && q.received_bytes.is_none() {
+        return Err("a quota needs requests=, sent= or received=".to_owned());
+    }
+    Ok(q)
+}
+
+/// Parses a count or size: digits with an optional K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (s.get(..i), 1u64 << 10),
+        Some((i, 'M' | 'm')) => (s.get(..i), 1 << 20),
+        Some((i, 'G' | 'g')) => (s.get(..i), 1 << 30),
+        _ => (Some(s), 1),
+    };
+    digits
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("`{s}` is not a number (K, M, G suffixes allowed)"))
+}
+
+/// Parses `500ms`, `10s`, `5m`, `1h` (a positive whole number and a unit).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number and a unit (ms, s, m, h)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("`{s}`: the unit is ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("a quota window must be longer than zero".to_owned());
+    }
+    Ok(d)
 }
 
 /// Parses a positive number of seconds, fractions allowed (`0.5`).

@@ -3,8 +3,11 @@
 //! into an exit status.
 
 use std::fmt;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasi_experimental_http_wasmtime as host;
@@ -182,7 +185,62 @@ fn http_ctx(cli: &Cli) -> wasmtime::Result<host::HttpCtx> {
             .add_root_certificates_pem(&pem)
             .with_context(|| format!("bad --ca-cert `{}`", path.display()))?;
     }
-    builder.build().context("invalid HTTP configuration")
+    for limits in &cli.quota {
+        let quota = host::Quota::new(*limits).context("bad --quota")?;
+        builder = builder.quota(quota);
+    }
+    if let Some(path) = &cli.audit_log {
+        let log = AuditLog::open(path)?;
+        builder = builder
+            .audit_query(cli.audit_query)
+            .on_event(move |event| log.write(event));
+    }
+    let mut ctx = builder.build().context("invalid HTTP configuration")?;
+    for (key, value) in &cli.label {
+        ctx.set_label(key, value);
+    }
+    Ok(ctx)
+}
+
+/// `--audit-log`: JSON Lines, one event per line, written and flushed as each event comes
+/// (`README.md`, "For operators").
+struct AuditLog {
+    out: Mutex<Box<dyn Write + Send>>,
+    /// Set after the first failed write, so a full disk is reported once, not per request.
+    failed: AtomicBool,
+}
+
+impl AuditLog {
+    fn open(path: &Path) -> wasmtime::Result<AuditLog> {
+        let out: Box<dyn Write + Send> = if path == Path::new("-") {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("failed to open --audit-log `{}`", path.display()))?,
+            )
+        };
+        Ok(AuditLog {
+            out: Mutex::new(out),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    fn write(&self, event: &host::Event<'_>) {
+        let mut line = event.to_json();
+        line.push('\n');
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        // One write per line: with O_APPEND, lines of concurrent writers do not interleave.
+        let written = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        if let Err(e) = written
+            && !self.failed.swap(true, Ordering::Relaxed)
+        {
+            log::error!("writing the audit log failed: {e}");
+        }
+    }
 }
 
 /// The WASI context: host stdio, `argv`, `--env` variables and `--dir` preopens, nothing else

@@ -424,3 +424,190 @@ fn readme_reproduces_help_verbatim() {
         "README.md's copy of --help"
     );
 }
+
+/// A guest whose `go` fetches four URLs in turn (each read to its end, then closed) and
+/// returns their four codes: URLs at offsets 1024 * (1 + i), lengths as `go`'s parameters.
+fn four_fetches_guest(name: &str, urls: [&str; 4]) -> PathBuf {
+    let data: String = urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| format!("(data (i32.const {}) \"{u}\")\n", 1024 * (1 + i)))
+        .collect();
+    let wat = format!(
+        r#"(module
+          (import "wasi_experimental_http" "req"
+            (func $req (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+          (import "wasi_experimental_http" "body_read"
+            (func $body_read (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_experimental_http" "close" (func $close (param i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "GET")
+          {data}
+          ;; req, then body_read into 8192.. until 0 bytes, then close; the first nonzero code.
+          (func $fetch (param $url i32) (param $len i32) (result i32)
+            (local $code i32)
+            (local.set $code
+              (call $req (local.get $url) (local.get $len) (i32.const 0) (i32.const 3)
+                         (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+                         (i32.const 16) (i32.const 20)))
+            (if (local.get $code) (then (return (local.get $code))))
+            (block $done
+              (loop $more
+                (local.set $code
+                  (call $body_read (i32.load (i32.const 20)) (i32.const 8192)
+                                   (i32.const 4096) (i32.const 24)))
+                (br_if $done (local.get $code))
+                (br_if $more (i32.load (i32.const 24)))))
+            (drop (call $close (i32.load (i32.const 20))))
+            (local.get $code))
+          (func (export "go") (param i32 i32 i32 i32) (result i32 i32 i32 i32)
+            (call $fetch (i32.const 1024) (local.get 0))
+            (call $fetch (i32.const 2048) (local.get 1))
+            (call $fetch (i32.const 3072) (local.get 2))
+            (call $fetch (i32.const 4096) (local.get 3))))"#
+    );
+    module(name, &wat)
+}
+
+/// Serves `200 OK` with a 5-byte body to every request on one keep-alive connection at a
+/// time; returns the origin.
+fn keep_alive_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    seen.drain(..end + 4);
+                    if conn
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+    });
+    origin
+}
+
+#[test]
+fn audit_log_records_allowed_denied_failed_and_reused_requests() {
+    let origin = keep_alive_server();
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let urls = [
+        format!("{origin}/first?key=s3cret"),
+        format!("{origin}/second"),
+        "http://127.0.0.2:9/denied".to_owned(),
+        format!("http://127.0.0.1:{dead}/refused"),
+    ];
+    let m = four_fetches_guest("audit-log", urls.each_ref().map(String::as_str));
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/audit-log.jsonl");
+    let _ = std::fs::remove_file(&log);
+    let lens: Vec<String> = urls.iter().map(|u| u.len().to_string()).collect();
+    let mut args = vec!["-a", &origin, "-a"];
+    let dead_origin = format!("http://127.0.0.1:{dead}");
+    args.push(&dead_origin);
+    let log_arg = log.to_str().unwrap();
+    args.extend(["--audit-log", log_arg, "--label", "tenant=acme", "-i", "go"]);
+    args.push(m.to_str().unwrap());
+    args.extend(lens.iter().map(String::as_str));
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 7 = destination_not_allowed, 16 = connection_refused.
+    assert_eq!(stdout(&out), "0\n0\n7\n16\n");
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(
+        !text.contains("s3cret"),
+        "queries stay out of the log: {text}"
+    );
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), 4, "{text}");
+    let field = |i: usize, k: &str| events[i][k].clone();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["labels"]["tenant"], "acme", "event {i}");
+        assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(field(0, "event"), "completed");
+    assert_eq!(field(0, "path"), "/first");
+    assert_eq!(field(0, "status"), 200);
+    assert_eq!(field(0, "reused"), false);
+    assert_eq!(field(0, "received_bytes"), 5);
+    assert_eq!(
+        field(1, "reused"),
+        true,
+        "second request on the pooled connection"
+    );
+    assert_eq!(field(1, "body_complete"), true);
+    assert_eq!(field(2, "event"), "denied");
+    assert_eq!(field(2, "reason"), "allow_list");
+    assert_eq!(field(2, "origin"), "http://127.0.0.2:9");
+    assert_eq!(field(3, "event"), "completed");
+    assert_eq!(field(3, "code_name"), "connection_refused");
+    assert!(field(3, "status").is_null());
+    let ids: Vec<u64> = events
+        .iter()
+        .map(|e| e["request_id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+#[test]
+fn quota_option_refuses_the_request_over_it() {
+    let origin = keep_alive_server();
+    let url = format!("{origin}/x");
+    let m = four_fetches_guest("quota", [&url, &url, &url, &url]);
+    let len = url.len().to_string();
+    let out = run(&[
+        "-a",
+        &origin,
+        "--quota",
+        "requests=2",
+        "--quota",
+        "received=7",
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+        &len,
+        &len,
+        &len,
+        &len,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Two requests admitted: the first body (5 bytes) fits, the second gets 2 of its 5 bytes
+    // and then 37; the last two are refused with 37 before anything is sent.
+    assert_eq!(stdout(&out), "0\n37\n37\n37\n");
+}
+
+#[test]
+fn bad_quota_specs_are_one_line_errors() {
+    for spec in [
+        "requests",
+        "per=10s",
+        "bytes=5",
+        "requests=1,requests=2",
+        "sent=5X",
+        "requests=1,per=0s",
+    ] {
+        let m = module("quota-bad", ARITH);
+        let out = run(&["--quota", spec, "-i", "add", m.to_str().unwrap(), "1", "2"]);
+        let err = one_line_error(&out, 1);
+        assert!(err.contains("--quota"), "{spec}: {err}");
+    }
+}

@@ -146,6 +146,9 @@ error_enum! {
     ConnectionError = 35, "connection_error", "connection error";
     /// The embedder interrupted the host's network activity for this instance.
     Interrupted = 36, "interrupted", "interrupted by the host";
+    /// A quota the embedder set for this instance (requests, bytes sent or received) is used
+    /// up.
+    QuotaExceeded = 37, "quota_exceeded", "quota exceeded";
 }
 
 /// A nonzero code this version of the crate has no [`Error`] variant for (a newer host may
@@ -252,7 +255,7 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_round_trip() {
-        assert_eq!(Error::ALL.len(), 36);
+        assert_eq!(Error::ALL.len(), 37);
         for (i, e) in Error::ALL.iter().enumerate() {
             assert_eq!(e.code() as usize, i + 1, "{}", e.name());
             assert_eq!(Error::from_code(e.code()), Some(*e));
@@ -264,9 +267,9 @@ mod tests {
         assert_eq!(Error::from_code(0), None);
         assert_eq!(Error::check(0), Ok(()));
         assert_eq!(Error::check(5), Err(Error::HeaderNotFound));
-        let unknown = Error::from_code(37).unwrap();
-        assert!(matches!(unknown, Error::Unknown(c) if c.get() == 37));
-        assert_eq!(unknown.code(), 37);
+        let unknown = Error::from_code(38).unwrap();
+        assert!(matches!(unknown, Error::Unknown(c) if c.get() == 38));
+        assert_eq!(unknown.code(), 38);
         assert_eq!(Error::from_code(u32::MAX).unwrap().code(), u32::MAX);
         assert_eq!(Error::from_code(99).unwrap().name(), "unknown");
     }
@@ -297,7 +300,8 @@ mod tests {
         );
         assert_eq!(Error::ConnectionError.code(), 35);
         assert_eq!(Error::Interrupted.code(), 36);
-        let mut names: [&str; 36] = [""; 36];
+        assert_eq!(Error::QuotaExceeded.code(), 37);
+        let mut names: [&str; 37] = [""; 37];
         for (slot, e) in names.iter_mut().zip(Error::ALL) {
             *slot = e.name();
         }

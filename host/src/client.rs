@@ -1,12 +1,14 @@
 //! One request from start to end of body: the readable loop that drives the sans-IO parser
 //! over a connection. [`Client`] is what the stores of one configuration share.
 
+use crate::audit::{Ending, Observer, Stats, Trail};
 use crate::config::{Limits, MAX_INTERIM_RESPONSES, MAX_METHOD_LEN, Timeouts};
 use crate::error::{HttpError, IoFailure, Stage, TimeoutPhase};
 use crate::error_code::ErrorCode;
 use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseHead, StatusClass};
 use crate::policy::{Admission, AllowList};
 use crate::pool::Pool;
+use crate::quota::{Quota, QuotaKind, QuotaLimits, Quotas};
 use crate::transport::{Clock, Conn, Dialer, Endpoint, Interrupt};
 use crate::url;
 #[cfg(feature = "async")]
@@ -29,6 +31,14 @@ pub(crate) struct Client {
     pub(crate) dialer: Dialer,
     /// Idle keep-alive connections.
     pub(crate) pool: Pool,
+    /// The embedder's audit callback.
+    pub(crate) observer: Option<Arc<Observer>>,
+    /// Whether audit events show query strings.
+    pub(crate) audit_query: bool,
+    /// Quotas every context of the builder is charged to.
+    pub(crate) quotas: Vec<Quota>,
+    /// Limits of the quota each context gets for itself.
+    pub(crate) per_context_quota: Option<QuotaLimits>,
     /// Where a test build panics on purpose (feature `fault-injection`).
     #[cfg(feature = "fault-injection")]
     pub(crate) panic_at: Option<&'static str>,
@@ -50,6 +60,8 @@ pub(crate) struct Call {
     /// When the guest's call began: the overall deadline counts from here (for an async call,
     /// time waiting for a worker included).
     pub(crate) started: Instant,
+    /// The quotas its response body is charged to.
+    pub(crate) quotas: Quotas,
 }
 
 /// A request as the guest passed it: raw bytes from guest memory.
@@ -64,6 +76,36 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Response {
     pub(crate) head: ResponseHead,
     body: BodyState,
+    /// How the exchange went so far, for the audit event.
+    stats: Stats,
+    /// Body bytes delivered to the guest.
+    received: u64,
+    /// The audit record, emitted once: at the first body failure, else when the response is
+    /// dropped (closed, or dropped with its store).
+    trail: Option<Trail>,
+}
+
+/// A request that failed before a response head: the error, and how far it got.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: HttpError,
+    /// Boxed: failures are rare, and `Result`s stay small.
+    pub(crate) stats: Box<Stats>,
+}
+
+impl Failure {
+    /// Emits the request's audit event, if it has one.
+    pub(crate) fn audit(&self, trail: Option<Trail>) {
+        if let Some(trail) = trail {
+            let ending = Ending {
+                status: None,
+                code: self.error.code(),
+                received_bytes: 0,
+                body_complete: false,
+            };
+            trail.finish(&self.stats, ending, Some(&self.error));
+        }
+    }
 }
 
 enum BodyState {
@@ -85,6 +127,7 @@ pub(crate) struct Body {
     reusable: bool,
     received: u64,
     client: Arc<Client>,
+    quotas: Quotas,
 }
 
 #[cfg(feature = "async")]
@@ -100,8 +143,28 @@ pub(crate) struct Prepared {
     endpoint: Endpoint,
     admission: Admission,
     head: Vec<u8>,
+    body_len: usize,
     idempotent: bool,
     is_head: bool,
+}
+
+impl Prepared {
+    /// What the request weighs against a sent-bytes quota: head and body, as serialized.
+    pub(crate) fn sent_bytes(&self) -> u64 {
+        (self.head.len() as u64).saturating_add(self.body_len as u64)
+    }
+
+    /// Charges the request to `quotas`, all or none.
+    pub(crate) fn charge(&self, quotas: &Quotas) -> Result<(), HttpError> {
+        quotas
+            .charge_request(self.sent_bytes())
+            .map_err(HttpError::QuotaExceeded)
+    }
+
+    /// The audit record of this request, if the client has an observer.
+    pub(crate) fn trail(&self, audit: Option<crate::audit::Audit>) -> Option<Trail> {
+        audit.map(|a| a.trail(&self.endpoint.origin, &self.head, self.sent_bytes()))
+    }
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, HttpError> {
@@ -147,6 +210,7 @@ impl Client {
             endpoint,
             admission,
             head,
+            body_len: req.body.len(),
             idempotent: http1::is_idempotent(method),
             is_head: method == "HEAD",
         })
@@ -158,8 +222,27 @@ impl Client {
         req: &Prepared,
         body: &[u8],
         call: &Call,
+    ) -> Result<Response, Failure> {
+        let mut stats = Stats::default();
+        match self.try_execute(req, body, call, &mut stats) {
+            Ok(mut response) => {
+                response.stats = stats;
+                Ok(response)
+            }
+            Err(error) => Err(Failure {
+                error,
+                stats: Box::new(stats),
+            }),
+        }
+    }
+
+    fn try_execute(
+        self: &Arc<Self>,
+        req: &Prepared,
+        body: &[u8],
+        call: &Call,
+        stats: &mut Stats,
     ) -> Result<Response, HttpError> {
-        let store = call.store;
         let mut clock = Clock::start(
             &self.timeouts,
             call.started,
@@ -176,19 +259,21 @@ impl Client {
         }
         // A pooled connection may have been closed by the server while idle; an idempotent
         // request is retried once on a fresh connection (RFC 9110 §9.2.2), anything else is not.
-        if let Some(conn) = self.pool.take(&req.endpoint.origin, store) {
+        if let Some(conn) = self.pool.take(&req.endpoint.origin, call.store) {
             clock.arm_header();
-            match self.exchange(conn, &req.head, body, req.is_head, store, &mut clock) {
+            stats.reused = true;
+            match self.exchange(conn, req, body, call, &mut clock, stats) {
                 Err(e) if e.is_stale_connection() && req.idempotent => {
                     log::debug!("pooled connection failed ({e}); retrying on a fresh one");
+                    stats.reused = false;
                 }
                 other => return other,
             }
         }
-        let conn = self
-            .dialer
-            .connect(&req.endpoint, &req.admission, &mut clock)?;
-        self.exchange(conn, &req.head, body, req.is_head, store, &mut clock)
+        let conn =
+            self.dialer
+                .connect(&req.endpoint, &req.admission, &mut clock, &mut stats.phases)?;
+        self.exchange(conn, req, body, call, &mut clock, stats)
     }
 
     #[cfg(feature = "async")]
@@ -199,7 +284,7 @@ impl Client {
         req: Prepared,
         body: Vec<u8>,
         call: &Call,
-    ) -> Completion<Result<Response, HttpError>> {
+    ) -> Completion<Result<Response, Failure>> {
         let call = Call {
             interrupt: call.interrupt.child(),
             ..call.clone()
@@ -239,16 +324,18 @@ impl Client {
     fn exchange(
         self: &Arc<Self>,
         mut conn: Conn,
-        head: &[u8],
+        req: &Prepared,
         body: &[u8],
-        is_head: bool,
-        store: u64,
+        call: &Call,
         clock: &mut Clock,
+        stats: &mut Stats,
     ) -> Result<Response, HttpError> {
+        let head = &req.head;
+        let began = Instant::now();
         if !body.is_empty() {
             // A server that ignores the body would read it as a next request: the connection
             // stays with the store that wrote it (`abi.md`, "Connection reuse and retries").
-            conn.owner = Some(store);
+            conn.owner = Some(call.store);
         }
         let sent =
             |r: Result<(), IoFailure>| r.map_err(|f| HttpError::from_io(f, Stage::BeforeResponse));
@@ -300,7 +387,10 @@ impl Client {
             }
         };
         clock.disarm_header();
-        let framing = http1::framing(&head, is_head)?;
+        let now = Instant::now();
+        stats.phases.head = Some(now.saturating_duration_since(began));
+        stats.head_at = Some(now);
+        let framing = http1::framing(&head, req.is_head)?;
         let reusable = head.keep_alive() && framing != Framing::Close;
         let body = Body {
             conn,
@@ -309,6 +399,7 @@ impl Client {
             reusable,
             received: 0,
             client: self.clone(),
+            quotas: call.quotas.clone(),
         };
         let body = Box::new(body);
         let state = if body.decoder.is_done() {
@@ -317,7 +408,13 @@ impl Client {
         } else {
             BodyState::Reading(body)
         };
-        Ok(Response { head, body: state })
+        Ok(Response {
+            head,
+            body: state,
+            stats: Stats::default(),
+            received: 0,
+            trail: None,
+        })
     }
 }
 
@@ -369,10 +466,7 @@ impl Response {
                 Err(Err(code))
             }
             // A read that never gave the body back took it with it.
-            BodyState::InFlight(code) => {
-                self.body = BodyState::Failed(code);
-                Err(Err(code))
-            }
+            BodyState::InFlight(code) => Err(Err(self.fail_with(code))),
         }
     }
 
@@ -386,6 +480,7 @@ impl Response {
     ) -> Result<usize, ErrorCode> {
         match read {
             Ok(n) => {
+                self.received = self.received.saturating_add(n as u64);
                 if body.decoder.is_done() {
                     body.release();
                     self.body = BodyState::Done;
@@ -401,10 +496,47 @@ impl Response {
     /// Fails the body for good with the code of `e` (a body still taken is dropped with its
     /// connection by whoever holds it).
     pub(crate) fn fail(&mut self, e: &HttpError) -> ErrorCode {
-        log::debug!("body read failed: {e}");
-        let code = e.code();
+        match &self.trail {
+            Some(t) => log::debug!("request {}: body read failed: {e}", t.id()),
+            None => log::debug!("body read failed: {e}"),
+        }
+        self.fail_with(e.code())
+    }
+
+    fn fail_with(&mut self, code: ErrorCode) -> ErrorCode {
         self.body = BodyState::Failed(code);
+        self.audit(code);
         code
+    }
+
+    /// Gives the response its audit record (emitted when it ends).
+    pub(crate) fn attach(&mut self, trail: Option<Trail>) {
+        self.trail = trail;
+    }
+
+    /// Emits the audit event with `code`, once.
+    fn audit(&mut self, code: ErrorCode) {
+        if let Some(trail) = self.trail.take() {
+            let ending = Ending {
+                status: Some(self.head.status),
+                code,
+                received_bytes: self.received,
+                body_complete: matches!(self.body, BodyState::Done),
+            };
+            trail.finish(&self.stats, ending, None);
+        }
+    }
+}
+
+impl Drop for Response {
+    /// Closed, or dropped with its store: the audit event, if not emitted at a failure. A body
+    /// still in flight belongs to a cancelled async read.
+    fn drop(&mut self) {
+        let code = match self.body {
+            BodyState::Failed(code) | BodyState::InFlight(code) => code,
+            BodyState::Reading(_) | BodyState::Done => ErrorCode::Success,
+        };
+        self.audit(code);
     }
 }
 
@@ -422,27 +554,47 @@ impl Body {
     }
 
     fn read(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
-        let Some(max) = self.client.limits.max_response_body else {
+        let quota = self.quotas.limit_received();
+        let max = self.client.limits.max_response_body;
+        if max.is_none() && !quota {
             return self.decode_more(out);
-        };
-        if let BodyDecoder::Length(announced) = self.decoder {
-            // The server said up front that the body is over the limit.
-            if self.received.saturating_add(announced) > max {
-                return Err(HttpError::BodyTooLarge);
-            }
         }
-        // Deliver exactly up to the maximum; at the maximum, one more decoded byte (into a
-        // scratch buffer) tells an over-long body from one that ends right there.
-        let allowance = usize::try_from(max.saturating_sub(self.received)).unwrap_or(usize::MAX);
+        let mut allowance = out.len() as u64;
+        if let Some(max) = max {
+            if let BodyDecoder::Length(announced) = self.decoder {
+                // The server said up front that the body is over the limit.
+                if self.received.saturating_add(announced) > max {
+                    return Err(HttpError::BodyTooLarge);
+                }
+            }
+            allowance = allowance.min(max.saturating_sub(self.received));
+        }
+        let at_body_limit = allowance == 0;
+        // Taken from the received-bytes quotas before the read, so that reads of siblings on
+        // other threads cannot together exceed them; what is not delivered is given back.
+        if quota && !at_body_limit {
+            allowance = self.quotas.reserve_received(allowance);
+        }
+        // Deliver exactly up to the limit; at the limit, one more decoded byte (into a scratch
+        // buffer, never delivered) tells an over-long body from one that ends right there.
         if allowance == 0 {
             let mut scratch = [0u8; 1];
             return match self.decode_more(&mut scratch)? {
                 0 => Ok(0),
-                _ => Err(HttpError::BodyTooLarge),
+                _ if at_body_limit => Err(HttpError::BodyTooLarge),
+                _ => Err(HttpError::QuotaExceeded(QuotaKind::ReceivedBytes)),
             };
         }
-        let n = out.len().min(allowance);
-        self.decode_more(out.get_mut(..n).unwrap_or_default())
+        let n = usize::try_from(allowance)
+            .unwrap_or(usize::MAX)
+            .min(out.len());
+        let read = self.decode_more(out.get_mut(..n).unwrap_or_default());
+        if quota {
+            let delivered = read.as_ref().map_or(0, |&got| got as u64);
+            self.quotas
+                .give_back_received(allowance.saturating_sub(delivered));
+        }
+        read
     }
 
     fn decode_more(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {

@@ -1,6 +1,7 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
+use crate::audit::{Audit, Event, Labels, Observer};
 use crate::client::{Call, Client, Response};
 use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
@@ -8,6 +9,7 @@ use crate::config::{
 };
 use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
+use crate::quota::{Quota, QuotaLimits, Quotas};
 use crate::transport::{self, Dialer, Interrupt, Resolver};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
@@ -49,6 +51,12 @@ pub struct HttpCtx {
     pub(crate) scratch: Vec<u8>,
     pub(crate) responses: HashMap<u32, Response>,
     next_handle: u64,
+    /// The embedder's labels on this store's audit events.
+    labels: Labels,
+    /// Quotas added to this store (the per-context one first, if the builder set one).
+    own_quotas: Vec<Quota>,
+    /// The builder's quotas, then `own_quotas`: what a request is charged to.
+    pub(crate) quotas: Quotas,
 }
 
 impl fmt::Debug for HttpCtx {
@@ -134,7 +142,57 @@ impl HttpCtx {
         self.client.pool.idle_count()
     }
 
+    /// Sets a label on this store's audit events (e.g. `tenant`), replacing a label of the same
+    /// key; labels keep the order they were first set in. Requests already open keep the
+    /// labels they started with. Labels are the embedder's: they are escaped in JSON like
+    /// every other string, but not otherwise checked.
+    pub fn set_label(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let (key, value) = (key.into(), value.into());
+        let mut labels: Vec<(String, String)> = self.labels.to_vec();
+        match labels.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => labels.push((key, value)),
+        }
+        self.labels = labels.into();
+    }
+
+    /// This store's labels, in order.
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
+    }
+
+    /// Charges this store's later requests to `quota` as well (in addition to the builder's
+    /// quotas and any added before). Add the same `Quota` (or a clone) to several stores to
+    /// cap them together. See `abi.md`, "Quotas".
+    pub fn add_quota(&mut self, quota: Quota) {
+        self.own_quotas.push(quota);
+        self.quotas = Quotas::new(&self.client.quotas, &self.own_quotas);
+    }
+
+    /// Every quota this store's requests are charged to: the builder's, then this store's own
+    /// (the per-context one first).
+    pub fn quotas(&self) -> Vec<Quota> {
+        self.client
+            .quotas
+            .iter()
+            .chain(&self.own_quotas)
+            .cloned()
+            .collect()
+    }
+
+    /// Audit events lost because the observer panicked, for every context of the builder.
+    pub fn lost_events(&self) -> u64 {
+        self.client.observer.as_ref().map_or(0, |o| o.lost())
+    }
+
     fn from_shared(client: Arc<Client>, max_concurrent: u32) -> HttpCtx {
+        // Checked when the builder was built.
+        let own_quotas: Vec<Quota> = client
+            .per_context_quota
+            .map(Quota::valid)
+            .into_iter()
+            .collect();
+        let quotas = Quotas::new(&client.quotas, &own_quotas);
         HttpCtx {
             client,
             max_concurrent,
@@ -145,6 +203,9 @@ impl HttpCtx {
             scratch: Vec::new(),
             responses: HashMap::new(),
             next_handle: 1,
+            labels: Labels::from(Vec::new()),
+            own_quotas,
+            quotas,
         }
     }
 
@@ -155,7 +216,18 @@ impl HttpCtx {
             deadline: self.deadline,
             store: self.store_id,
             started: Instant::now(),
+            quotas: self.quotas.clone(),
         }
+    }
+
+    /// The audit record of a request beginning now, if the builder has an observer.
+    pub(crate) fn audit(&self) -> Option<Audit> {
+        let observer = self.client.observer.as_ref()?;
+        Some(Audit::begin(
+            observer,
+            &self.labels,
+            self.client.audit_query,
+        ))
     }
 
     /// Stores a response under a fresh handle. Handles start at 1 and are never reused while
@@ -225,6 +297,10 @@ pub struct HttpCtxBuilder {
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
     async_workers: usize,
+    observer: Option<Arc<Observer>>,
+    audit_query: bool,
+    quotas: Vec<Quota>,
+    per_context_quota: Option<QuotaLimits>,
     #[cfg(feature = "fault-injection")]
     panic_at: Option<&'static str>,
 }
@@ -242,6 +318,10 @@ impl Default for HttpCtxBuilder {
             resolver: None,
             pool: PoolConfig::default(),
             async_workers: DEFAULT_ASYNC_WORKERS,
+            observer: None,
+            audit_query: false,
+            quotas: Vec::new(),
+            per_context_quota: None,
             #[cfg(feature = "fault-injection")]
             panic_at: None,
         }
@@ -256,6 +336,9 @@ impl fmt::Debug for HttpCtxBuilder {
             .field("timeouts", &self.timeouts)
             .field("limits", &self.limits)
             .field("address_policy", &self.address_policy)
+            .field("observer", &self.observer.is_some())
+            .field("quotas", &self.quotas)
+            .field("per_context_quota", &self.per_context_quota)
             .finish_non_exhaustive()
     }
 }
@@ -343,6 +426,51 @@ impl HttpCtxBuilder {
         self
     }
 
+    /// Calls `f` with an audit [`Event`] for every `req` of every context made from this
+    /// builder: `Denied` when refused before anything was sent, `Completed` when the response
+    /// ends (see the `audit` module and `README.md`, "For operators"). [`Event::to_json`] gives
+    /// the CLI's JSON Lines record.
+    ///
+    /// `f` runs on the thread of the call it reports (for async guests, sometimes a worker
+    /// thread), with no host lock held, before the call returns to the guest: a slow observer
+    /// delays that guest's call and no other. A panic in `f` is caught and logged; the event
+    /// is lost ([`HttpCtx::lost_events`] counts them) and the request carries on as if `f`
+    /// had returned. For heavy work, send the event to a channel.
+    ///
+    /// ```
+    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// let ctx = HttpCtx::builder()
+    ///     .allowed_hosts(["https://api.example.com"])
+    ///     .on_event(|event| eprintln!("{}", event.to_json()))
+    ///     .build()?;
+    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// ```
+    pub fn on_event(mut self, f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(Observer::new(f)));
+        self
+    }
+
+    /// Whether audit events show URL query strings (default `false`: queries often carry
+    /// tokens, so events show the path alone).
+    pub fn audit_query(mut self, yes: bool) -> Self {
+        self.audit_query = yes;
+        self
+    }
+
+    /// Charges every context made from this builder (siblings included) to `quota`, one set
+    /// of counters for all of them. Repeatable. See [`Quota`] and `abi.md`, "Quotas".
+    pub fn quota(mut self, quota: Quota) -> Self {
+        self.quotas.push(quota);
+        self
+    }
+
+    /// Gives each context made from this builder (each sibling too) a quota of its own with
+    /// these limits.
+    pub fn quota_per_context(mut self, limits: QuotaLimits) -> Self {
+        self.per_context_quota = Some(limits);
+        self
+    }
+
     /// Makes the host panic at `point` (`"prepare"`: in every `req`; `"body_read"`: in every
     /// body read), to test the panic guard. Feature `fault-injection`; never for production.
     #[cfg(feature = "fault-injection")]
@@ -370,6 +498,9 @@ impl HttpCtxBuilder {
         {
             return Err(ConfigError::new("timeouts must be greater than zero"));
         }
+        if let Some(limits) = self.per_context_quota {
+            Quota::new(limits)?;
+        }
         let dialer = Dialer {
             resolver: self
                 .resolver
@@ -384,6 +515,10 @@ impl HttpCtxBuilder {
             limits: self.limits,
             dialer,
             pool: Pool::new(self.pool),
+            observer: self.observer,
+            audit_query: self.audit_query,
+            quotas: self.quotas,
+            per_context_quota: self.per_context_quota,
             #[cfg(feature = "fault-injection")]
             panic_at: self.panic_at,
             #[cfg(feature = "async")]

@@ -13,9 +13,11 @@
 
 use crate::error_code::ErrorCode;
 use crate::http1::{InvalidFieldName, ParseError, RequestError, Truncated};
+use crate::quota::QuotaKind;
 use crate::url::UrlError;
 use std::fmt;
 use std::io;
+use std::net::IpAddr;
 
 /// The phase whose time budget ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +86,8 @@ pub(crate) enum HttpError {
     // --- the network's or the server's fault ---
     /// Name resolution failed.
     Dns(io::Error),
-    /// Every resolved address was refused by the address policy.
-    AddressProhibited,
+    /// Every resolved address was refused by the address policy; the first one.
+    AddressProhibited(IpAddr),
     /// Every address refused the connection.
     ConnectionRefused,
     /// A time budget ran out.
@@ -105,6 +107,8 @@ pub(crate) enum HttpError {
     /// Any other I/O error.
     Io(io::Error),
     // --- the embedder's ---
+    /// A quota is used up.
+    QuotaExceeded(QuotaKind),
     /// The embedder interrupted the store (or dropped the future of an async call).
     Interrupted,
     // --- ours ---
@@ -126,7 +130,7 @@ impl HttpError {
             HttpError::RequestHeadersTooLarge => ErrorCode::RequestHeadersTooLarge,
             HttpError::InvalidFieldName => ErrorCode::InvalidEncoding,
             HttpError::Dns(_) => ErrorCode::DnsError,
-            HttpError::AddressProhibited => ErrorCode::DestinationIpProhibited,
+            HttpError::AddressProhibited(_) => ErrorCode::DestinationIpProhibited,
             HttpError::ConnectionRefused => ErrorCode::ConnectionRefused,
             HttpError::Timeout(TimeoutPhase::Connect) => ErrorCode::ConnectionTimeout,
             HttpError::Timeout(TimeoutPhase::ResponseHeader) => ErrorCode::ResponseHeaderTimeout,
@@ -162,6 +166,7 @@ impl HttpError {
             HttpError::BodyTooLarge => ErrorCode::ResponseBodyTooLarge,
             HttpError::Io(_) => ErrorCode::ConnectionError,
             HttpError::Interrupted => ErrorCode::Interrupted,
+            HttpError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             HttpError::Internal(_) => ErrorCode::RuntimeError,
         }
     }

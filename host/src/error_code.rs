@@ -110,6 +110,9 @@ error_codes! {
     ConnectionError = 35, "connection_error";
     /// The embedder interrupted this store's network activity.
     Interrupted = 36, "interrupted";
+    /// A quota the embedder set is used up (`req`: before anything is sent; `body_read`: once
+    /// the received-bytes quota is delivered).
+    QuotaExceeded = 37, "quota_exceeded";
 }
 
 #[cfg(test)]

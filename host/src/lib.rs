@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod abi;
+mod audit;
 mod client;
 mod config;
 mod ctx;
@@ -31,6 +32,7 @@ mod guest_memory;
 mod http1;
 mod policy;
 mod pool;
+mod quota;
 mod transport;
 mod url;
 #[cfg(feature = "async")]
@@ -39,6 +41,7 @@ mod workers;
 #[cfg(feature = "async")]
 pub use abi::add_to_linker_async;
 pub use abi::{FUNCTIONS, MODULE, add_to_linker};
+pub use audit::{Completed, Denied, DenyReason, Event, EventKind, Phases};
 pub use config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
@@ -46,3 +49,4 @@ pub use config::{
 pub use ctx::{HttpCtx, HttpCtxBuilder, InterruptHandle};
 pub use error_code::ErrorCode;
 pub use policy::AddressPolicy;
+pub use quota::{Quota, QuotaKind, QuotaLimits, QuotaUsage};

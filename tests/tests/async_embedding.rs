@@ -279,3 +279,92 @@ fn dropping_a_call_mid_body_closes_its_connection_and_leaves_others_alone() {
     assert!(closed, "the dropped call's connection is closed");
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+/// What an audit event says, without its timings and ids.
+fn event_summary(e: &wasi_experimental_http_wasmtime::Event<'_>) -> String {
+    let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    let keep = [
+        "event",
+        "origin",
+        "method",
+        "reason",
+        "path",
+        "status",
+        "code",
+        "sent_bytes",
+        "received_bytes",
+        "reused",
+        "body_complete",
+    ];
+    keep.iter()
+        .map(|k| format!("{k}={}", v.get(*k).unwrap_or(&serde_json::Value::Null)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn recording_ctx(
+    origins: &[String],
+    events: &Arc<Mutex<Vec<String>>>,
+) -> wasi_experimental_http_wasmtime::HttpCtx {
+    let seen = events.clone();
+    e2e::ctx_builder(origins.iter().cloned())
+        .on_event(move |e| seen.lock().unwrap().push(event_summary(e)))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn sync_and_async_entry_points_emit_the_same_audit_events() {
+    let module = fetch_module();
+    let server = TestServer::echo();
+    let echo = server.url("/echo?q=1");
+    let origins = [server.origin()];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["GET", &echo, "--repeat", "2"],
+        vec!["POST", &echo, "--body", "hello"],
+        vec!["GET", &echo, "--buf", "0"],
+        vec!["GET", "http://127.0.0.2:9/"],
+        vec!["GET", &echo, "-H", "Transfer-Encoding:chunked"],
+    ];
+    let rt = runtime(2);
+    for args in cases {
+        let (sync_events, async_events) = (Arc::default(), Arc::default());
+        run_module(
+            &module,
+            "fetch",
+            recording_ctx(&origins, &sync_events),
+            &args,
+        );
+        let ctx = recording_ctx(&origins, &async_events);
+        rt.block_on(run_module_async(&module, "fetch", ctx, &args));
+        let (s, a) = (sync_events.lock().unwrap(), async_events.lock().unwrap());
+        assert!(!s.is_empty(), "{args:?}");
+        assert_eq!(*s, *a, "{args:?}");
+    }
+}
+
+#[test]
+fn a_cancelled_async_request_is_reported_as_interrupted() {
+    let module = fetch_module();
+    let slow = SlowServer::start(Duration::from_secs(3), b"HTTP/1.1 204 No Content\r\n\r\n");
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ctx = recording_ctx(&[slow.origin()], &events);
+    let url = format!("{}/slow", slow.origin());
+    let rt = runtime(2);
+    rt.block_on(async {
+        let call = tokio::spawn(async move {
+            run_module_async(&module, "fetch", ctx, &["GET", url.as_str()]).await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        call.abort();
+        assert!(call.await.unwrap_err().is_cancelled());
+    });
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].contains("event=\"completed\"")
+            && events[0].contains("code=36")
+            && events[0].contains("status=null"),
+        "{events:?}"
+    );
+}

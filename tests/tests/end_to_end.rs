@@ -11,6 +11,7 @@
 mod abi_abuse;
 mod abi_drift;
 mod async_embedding;
+mod audit;
 mod compat;
 mod control;
 mod examples;
@@ -22,4 +23,5 @@ mod production_nginx;
 mod production_policy;
 mod production_reuse;
 mod production_timeouts;
+mod quotas;
 mod tls;

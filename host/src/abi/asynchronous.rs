@@ -14,7 +14,7 @@ use super::{
     FUNCTIONS, MODULE, Output, ReqArgs, ReqParams, body_read_begin, close, guarded, header_get,
     headers_get_all, memory_and_ctx, req_finish, req_prepare, result,
 };
-use crate::client::BodyRead;
+use crate::client::{BodyRead, Failure};
 use crate::ctx::HttpCtx;
 use crate::error::HttpError;
 use crate::error_code::ErrorCode;
@@ -124,16 +124,24 @@ async fn req_async<T: 'static>(
     get: impl Fn(&mut T) -> &mut HttpCtx + Send + Sync + Copy,
     args: ReqArgs,
 ) -> Result<(), ErrorCode> {
-    let exchange = memory_and_ctx(caller, get, |mem, ctx| {
-        let prepared = req_prepare(mem, ctx, args)?;
+    let (exchange, trail) = memory_and_ctx(caller, get, |mem, ctx| {
+        let audit = ctx.audit();
+        let prepared = req_prepare(mem, ctx, args, audit.as_ref())?;
+        let trail = prepared.trail(audit);
         // Bounded by `Limits::max_request_body`, checked by `req_prepare`.
         let body = args.body.bytes(mem)?.to_vec();
-        Ok(ctx.client.execute_on_worker(prepared, body, &ctx.call()))
+        let exchange = ctx.client.execute_on_worker(prepared, body, &ctx.call());
+        Ok((exchange, trail))
     })?;
-    let response = exchange
-        .await
-        .unwrap_or(Err(HttpError::Internal("HTTP worker panicked")));
-    memory_and_ctx(caller, get, |mem, ctx| req_finish(mem, ctx, args, response))
+    let response = exchange.await.unwrap_or_else(|| {
+        Err(Failure {
+            error: HttpError::Internal("HTTP worker panicked"),
+            stats: Box::default(),
+        })
+    });
+    memory_and_ctx(caller, get, |mem, ctx| {
+        req_finish(mem, ctx, args, response, trail)
+    })
 }
 
 /// `body_read`: the sync path's checks, the read on a worker, the sync path's state rules.

@@ -4,7 +4,8 @@
 //! block) are methods of the response head in `http1`, and host errors become codes through
 //! `HttpError::code` alone.
 
-use crate::client::{Prepared, Request, Response};
+use crate::audit::{Audit, Refusal, Trail};
+use crate::client::{Failure, Prepared, Request, Response};
 use crate::ctx::HttpCtx;
 use crate::error::HttpError;
 use crate::error_code::ErrorCode;
@@ -255,25 +256,52 @@ impl Output {
     }
 }
 
-/// Logs a failed request with its (bounded, escaped) URL and returns its code.
-fn failed(url: &[u8], e: &HttpError) -> ErrorCode {
+/// Logs a failed request with its (bounded, escaped) URL and its audit id, if any.
+fn failed(url: &[u8], e: &HttpError, id: Option<u64>) {
     // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines.
     let url = url.get(..256).unwrap_or(url);
-    log::debug!("req {:?}: {e}", String::from_utf8_lossy(url));
-    e.code()
+    let url = String::from_utf8_lossy(url);
+    match id {
+        Some(id) => log::debug!("req {url:?} (request {id}): {e}"),
+        None => log::debug!("req {url:?}: {e}"),
+    }
 }
 
 /// `req`: see `abi.md`.
 fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode> {
-    let prepared = req_prepare(mem, ctx, args)?;
+    let audit = ctx.audit();
+    let prepared = req_prepare(mem, ctx, args, audit.as_ref())?;
+    let trail = prepared.trail(audit);
     let body = args.body.bytes(mem)?;
     let response = ctx.client.execute(&prepared, body, &ctx.call());
-    req_finish(mem, ctx, args, response)
+    req_finish(mem, ctx, args, response, trail)
 }
 
-/// `req` up to the network (steps 1 to 6 of `abi.md`'s order of checks): the request,
-/// validated and admitted. Shared by the sync and async entry points.
-fn req_prepare(mem: &[u8], ctx: &HttpCtx, args: ReqArgs) -> Result<Prepared, ErrorCode> {
+/// `req` up to the network (steps 1 to 7 of `abi.md`'s order of checks): the request,
+/// validated, admitted, and charged to the store's quotas; a refusal is audited. Shared by the
+/// sync and async entry points.
+fn req_prepare(
+    mem: &[u8],
+    ctx: &HttpCtx,
+    args: ReqArgs,
+    audit: Option<&Audit>,
+) -> Result<Prepared, ErrorCode> {
+    req_admit(mem, ctx, args, audit).map_err(|refusal| {
+        if let Some(audit) = audit {
+            let url = args.url.bytes(mem).unwrap_or_default();
+            let method = args.method.bytes(mem).unwrap_or_default();
+            audit.denied(url, method, refusal);
+        }
+        refusal.code
+    })
+}
+
+fn req_admit(
+    mem: &[u8],
+    ctx: &HttpCtx,
+    args: ReqArgs,
+    audit: Option<&Audit>,
+) -> Result<Prepared, Refusal> {
     // Every range first, outputs included: nothing is sent if the results cannot be delivered.
     gm::check_out(mem, args.status_ptr, 2)?;
     gm::check_out(mem, args.handle_ptr, 4)?;
@@ -281,7 +309,7 @@ fn req_prepare(mem: &[u8], ctx: &HttpCtx, args: ReqArgs) -> Result<Prepared, Err
         range.check(mem)?;
     }
     if ctx.interrupt.is_set() {
-        return Err(HttpError::Interrupted.code());
+        return Err(HttpError::Interrupted.code().into());
     }
     let request = Request {
         url: args.url.bytes(mem)?,
@@ -289,28 +317,43 @@ fn req_prepare(mem: &[u8], ctx: &HttpCtx, args: ReqArgs) -> Result<Prepared, Err
         headers: args.headers.bytes(mem)?,
         body: args.body.bytes(mem)?,
     };
-    let prepared = ctx
-        .client
-        .prepare(&request)
-        .map_err(|e| failed(request.url, &e))?;
+    let prepared = ctx.client.prepare(&request).map_err(|e| {
+        failed(request.url, &e, audit.map(|a| a.id));
+        Refusal::from(&e)
+    })?;
     if !ctx.has_capacity() {
-        return Err(ErrorCode::TooManySessions);
+        return Err(ErrorCode::TooManySessions.into());
     }
     if !ctx.has_handle_numbers() {
-        return Err(ErrorCode::RuntimeError);
+        return Err(ErrorCode::RuntimeError.into());
     }
+    // Last: a request refused for any other reason costs no quota.
+    prepared
+        .charge(&ctx.quotas)
+        .map_err(|e| Refusal::from(&e))?;
     Ok(prepared)
 }
 
-/// `req` after the network: a handle for the response, status and handle written. Shared by
-/// the sync and async entry points.
+/// `req` after the network: a handle for the response, status and handle written, the audit
+/// record handed to the response (or emitted for a failure). Shared by the sync and async
+/// entry points.
 fn req_finish(
     mem: &mut [u8],
     ctx: &mut HttpCtx,
     args: ReqArgs,
-    response: Result<Response, HttpError>,
+    response: Result<Response, Failure>,
+    trail: Option<Trail>,
 ) -> Result<(), ErrorCode> {
-    let response = response.map_err(|e| failed(args.url.bytes(mem).unwrap_or_default(), &e))?;
+    let mut response = match response {
+        Ok(response) => response,
+        Err(failure) => {
+            let url = args.url.bytes(mem).unwrap_or_default();
+            failed(url, &failure.error, trail.as_ref().map(Trail::id));
+            failure.audit(trail);
+            return Err(failure.error.code());
+        }
+    };
+    response.attach(trail);
     let status = response.head.status;
     let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
     gm::write_u16(mem, args.status_ptr, status)?;

@@ -12,6 +12,7 @@ pub(crate) use clock::Clock;
 pub(crate) use interrupt::Interrupt;
 pub(crate) use tls::{client_config as tls_client_config, server_name as tls_server_name};
 
+use crate::audit::Phases;
 use crate::config::READ_CHUNK;
 use crate::error::{HttpError, IoFailure, TimeoutPhase};
 use crate::policy::{AddressPolicy, Admission};
@@ -328,18 +329,22 @@ impl Dialer {
     /// Resolves, applies the address policy to each address, connects to the first permitted
     /// address that answers, and completes the TLS handshake for `https`. Arms the clock's
     /// response-header deadline once TCP is connected (the handshake counts toward it).
+    /// Records the time of each phase in `phases`.
     pub(crate) fn connect(
         &self,
         endpoint: &Endpoint,
         admission: &Admission,
         clock: &mut Clock,
+        phases: &mut Phases,
     ) -> Result<Conn, HttpError> {
         let origin = &endpoint.origin;
         let addrs: Vec<SocketAddr> = match &origin.host {
             Host::V4(ip) => vec![SocketAddr::new(IpAddr::V4(*ip), origin.port)],
             Host::V6(ip) => vec![SocketAddr::new(IpAddr::V6(*ip), origin.port)],
             Host::Name(name) => {
+                let began = Instant::now();
                 let resolved = (self.resolver)(name, origin.port);
+                phases.dns = Some(began.elapsed());
                 // Nor can it be interrupted: an interrupt that came meanwhile is honoured as
                 // soon as it returns.
                 if clock.interrupt.is_set() {
@@ -362,13 +367,15 @@ impl Dialer {
         if addrs.is_empty() {
             return Err(HttpError::Dns(io::Error::other("no addresses")));
         }
+        let first = addrs.first().map(SocketAddr::ip);
         let permitted: Vec<SocketAddr> = addrs
             .into_iter()
             .filter(|a| self.address_policy.permits(a.ip(), admission))
             .collect();
-        if permitted.is_empty() {
-            return Err(HttpError::AddressProhibited);
+        if let (true, Some(first)) = (permitted.is_empty(), first) {
+            return Err(HttpError::AddressProhibited(first));
         }
+        let began = Instant::now();
         let mut last = HttpError::ConnectionRefused;
         let mut tcp = None;
         for addr in permitted {
@@ -395,18 +402,19 @@ impl Dialer {
                 }
             }
         }
+        phases.connect = Some(began.elapsed());
         let tcp = tcp.ok_or(last)?;
         // Requests are written whole; Nagle would only delay the last segment.
         tcp.set_nodelay(true).map_err(HttpError::Io)?;
         clock.arm_header();
         let stream = match &endpoint.tls_name {
             None => Stream::Plain(Socket::new(tcp, clock.interrupt.clone())),
-            Some(name) => Stream::Tls(Box::new(tls::handshake(
-                &self.tls,
-                name.clone(),
-                tcp,
-                clock,
-            )?)),
+            Some(name) => {
+                let began = Instant::now();
+                let handshake = tls::handshake(&self.tls, name.clone(), tcp, clock);
+                phases.tls = Some(began.elapsed());
+                Stream::Tls(Box::new(handshake?))
+            }
         };
         Ok(Conn::new(stream, origin))
     }
