@@ -116,6 +116,27 @@ pub struct Cli {
     #[arg(long)]
     pub allow_private_addresses: bool,
 
+    /// Add the header NAME: VALUE to the guest's requests to ORIGIN (an allow-list pattern);
+    /// the guest never sees it and cannot set NAME there. The value is visible in the process
+    /// list: prefer --inject-header-env or --inject-header-file for secrets (repeatable)
+    #[arg(long, value_name = "ORIGIN=NAME:VALUE", value_parser = parse_injection)]
+    pub inject_header: Vec<Injection>,
+
+    /// Like --inject-header, with the value read from the environment variable VAR
+    /// (repeatable)
+    #[arg(long, value_name = "ORIGIN=NAME:VAR", value_parser = parse_injection)]
+    pub inject_header_env: Vec<Injection>,
+
+    /// Like --inject-header, with the value read from FILE (one trailing newline removed)
+    /// (repeatable)
+    #[arg(long, value_name = "ORIGIN=NAME:FILE", value_parser = parse_injection)]
+    pub inject_header_file: Vec<Injection>,
+
+    /// Present the client certificate chain CERT.pem with its private key KEY.pem (PEM files)
+    /// to HTTPS origins matching ORIGIN, and to no other (repeatable; the first match wins)
+    #[arg(long, value_name = "ORIGIN=CERT.pem,KEY.pem", value_parser = parse_client_cert)]
+    pub client_cert: Vec<ClientCert>,
+
     /// Write one JSON object per line for every HTTP request of the guest (denied, completed)
     /// to PATH, appending; `-` for stderr. Flushed after each event [default: none]
     #[arg(long, value_name = "PATH")]
@@ -193,6 +214,65 @@ fn parse_dir(s: &str) -> Result<Preopen, String> {
     Ok(Preopen {
         host: PathBuf::from(host),
         guest: guest.to_owned(),
+    })
+}
+
+/// An `--inject-header*` option: the origin pattern, the field name, and the value or where
+/// to read it (the variable name or the file path, by option).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    /// Allow-list pattern of the origins that get the field.
+    pub origin: String,
+    /// Field name.
+    pub name: String,
+    /// The value, an environment variable name, or a file path.
+    pub source: String,
+}
+
+/// Parses `ORIGIN=NAME:REST` (the origin pattern has no `=`; the name has no `:`).
+fn parse_injection(s: &str) -> Result<Injection, String> {
+    let (origin, field) = s
+        .split_once('=')
+        .ok_or("expected ORIGIN=NAME:VALUE (e.g. https://api.example.com=authorization:...)")?;
+    let (name, source) = field
+        .split_once(':')
+        .ok_or("expected NAME:VALUE after `=`")?;
+    if origin.is_empty() || name.is_empty() {
+        return Err("the origin and the header name must not be empty".to_owned());
+    }
+    Ok(Injection {
+        origin: origin.to_owned(),
+        name: name.to_owned(),
+        source: source.to_owned(),
+    })
+}
+
+/// A `--client-cert` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// Allow-list pattern of the origins the certificate is presented to.
+    pub origin: String,
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Parses `ORIGIN=CERT.pem,KEY.pem`.
+fn parse_client_cert(s: &str) -> Result<ClientCert, String> {
+    let (origin, files) = s
+        .split_once('=')
+        .ok_or("expected ORIGIN=CERT.pem,KEY.pem")?;
+    let (cert, key) = files
+        .split_once(',')
+        .ok_or("expected CERT.pem,KEY.pem after `=`")?;
+    if origin.is_empty() || cert.is_empty() || key.is_empty() {
+        return Err("expected ORIGIN=CERT.pem,KEY.pem, none empty".to_owned());
+    }
+    Ok(ClientCert {
+        origin: origin.to_owned(),
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
     })
 }
 

@@ -185,6 +185,33 @@ fn http_ctx(cli: &Cli) -> wasmtime::Result<host::HttpCtx> {
             .add_root_certificates_pem(&pem)
             .with_context(|| format!("bad --ca-cert `{}`", path.display()))?;
     }
+    for i in &cli.inject_header {
+        builder = builder.inject_header(&i.origin, &i.name, i.source.as_bytes());
+    }
+    for i in &cli.inject_header_env {
+        // Not echoed anywhere: the error names the variable, never a value.
+        let value = std::env::var_os(&i.source)
+            .with_context(|| format!("--inject-header-env: variable `{}` is not set", i.source))?;
+        builder = builder.inject_header(&i.origin, &i.name, value.into_encoded_bytes());
+    }
+    for i in &cli.inject_header_file {
+        let mut value = std::fs::read(&i.source)
+            .with_context(|| format!("--inject-header-file: cannot read `{}`", i.source))?;
+        if value.last() == Some(&b'\n') {
+            value.pop();
+            if value.last() == Some(&b'\r') {
+                value.pop();
+            }
+        }
+        builder = builder.inject_header(&i.origin, &i.name, value);
+    }
+    for c in &cli.client_cert {
+        let cert = std::fs::read(&c.cert)
+            .with_context(|| format!("--client-cert: cannot read `{}`", c.cert.display()))?;
+        let key = std::fs::read(&c.key)
+            .with_context(|| format!("--client-cert: cannot read `{}`", c.key.display()))?;
+        builder = builder.client_certificate(&c.origin, cert, key);
+    }
     for limits in &cli.quota {
         let quota = host::Quota::new(*limits).context("bad --quota")?;
         builder = builder.quota(quota);

@@ -611,3 +611,137 @@ fn bad_quota_specs_are_one_line_errors() {
         assert!(err.contains("--quota"), "{spec}: {err}");
     }
 }
+
+/// Serves `200 OK` to every request, one keep-alive connection at a time, and records each
+/// request head; returns the origin and the heads.
+fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let h = heads.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head: Vec<u8> = seen.drain(..end + 4).collect();
+                    h.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    if conn
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+    });
+    (origin, heads)
+}
+
+#[test]
+fn injected_secrets_reach_the_server_and_nothing_else() {
+    const SECRET: &str = "cli-s3cr3t-91a";
+    let (origin, heads) = recording_server();
+    let (other, other_heads) = recording_server();
+    let url = format!("{origin}/a");
+    let other_url = format!("{other}/b");
+    let denied = "http://127.0.0.2:9/c";
+    let m = four_fetches_guest("inject", [&url, &other_url, denied, &url]);
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/inject-secret");
+    std::fs::write(&file, format!("file-{SECRET}\n")).unwrap();
+    let lens: Vec<String> = [&url, &other_url, denied, &url]
+        .iter()
+        .map(|u| u.len().to_string())
+        .collect();
+    let env_binding = format!("{origin}=authorization:INJECT_TEST_TOKEN");
+    let file_binding = format!("{origin}=x-file-key:{}", file.display());
+    let argv_binding = format!("{origin}=x-plain:not-secret");
+    let mut args = vec![
+        "-a",
+        &origin,
+        "-a",
+        &other,
+        "--inject-header-env",
+        &env_binding,
+        "--inject-header-file",
+        &file_binding,
+        "--inject-header",
+        &argv_binding,
+        "--audit-log",
+        "-",
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+    ];
+    args.extend(lens.iter().map(String::as_str));
+    let out = Command::new(env!("CARGO_BIN_EXE_wasmtime-http"))
+        .args(&args)
+        .env("RUST_LOG", "trace")
+        .env("INJECT_TEST_TOKEN", format!("Bearer {SECRET}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n0\n7\n0\n");
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(
+        e.contains("\"event\":\"completed\""),
+        "the audit log went to stderr: {e}"
+    );
+    assert!(
+        e.contains("TRACE") || e.contains("DEBUG"),
+        "logs were on: {e}"
+    );
+    assert!(
+        !o.contains(SECRET) && !e.contains(SECRET),
+        "the secret leaked:\n{o}\n{e}"
+    );
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 2);
+    for h in heads.iter() {
+        assert!(
+            h.contains(&format!("authorization: Bearer {SECRET}\r\n")),
+            "{h}"
+        );
+        assert!(h.contains(&format!("x-file-key: file-{SECRET}\r\n")), "{h}");
+        assert!(h.contains("x-plain: not-secret\r\n"), "{h}");
+    }
+    let other_heads = other_heads.lock().unwrap();
+    assert_eq!(other_heads.len(), 1);
+    assert!(!other_heads[0].contains(SECRET), "{}", other_heads[0]);
+}
+
+#[test]
+fn a_missing_secret_source_is_a_one_line_error_naming_only_the_source() {
+    let m = module("inject-missing", ARITH);
+    let out = run(&[
+        "--inject-header-env",
+        "https://a.example=authorization:SURELY_NOT_SET_VAR_42",
+        "-i",
+        "add",
+        m.to_str().unwrap(),
+        "1",
+        "2",
+    ]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("SURELY_NOT_SET_VAR_42"), "{err}");
+    let out = run(&[
+        "--client-cert",
+        "https://a.example=/nonexistent/cert.pem,/nonexistent/key.pem",
+        "-i",
+        "add",
+        m.to_str().unwrap(),
+        "1",
+        "2",
+    ]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("--client-cert"), "{err}");
+}

@@ -3,6 +3,7 @@
 
 use crate::audit::{Ending, Observer, Stats, Trail};
 use crate::config::{Limits, MAX_INTERIM_RESPONSES, MAX_METHOD_LEN, Timeouts};
+use crate::credentials::Injections;
 use crate::error::{HttpError, IoFailure, Stage, TimeoutPhase};
 use crate::error_code::ErrorCode;
 use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseHead, StatusClass};
@@ -15,6 +16,7 @@ use crate::url;
 use crate::workers::{Completion, Workers};
 use std::sync::Arc;
 use std::time::Instant;
+use zeroize::Zeroizing;
 
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
@@ -31,6 +33,8 @@ pub(crate) struct Client {
     pub(crate) dialer: Dialer,
     /// Idle keep-alive connections.
     pub(crate) pool: Pool,
+    /// Header fields the host adds for matching origins.
+    pub(crate) injections: Injections,
     /// The embedder's audit callback.
     pub(crate) observer: Option<Arc<Observer>>,
     /// Whether audit events show query strings.
@@ -142,7 +146,8 @@ pub(crate) struct BodyRead {
 pub(crate) struct Prepared {
     endpoint: Endpoint,
     admission: Admission,
-    head: Vec<u8>,
+    /// The serialized head, injected fields included: wiped when dropped.
+    head: Zeroizing<Vec<u8>>,
     body_len: usize,
     idempotent: bool,
     is_head: bool,
@@ -192,13 +197,16 @@ impl Client {
         if req.headers.len() > limits.max_request_headers {
             return Err(HttpError::RequestHeadersTooLarge);
         }
+        let header_block = utf8(req.headers)?;
         let head = http1::encode_request_head(
             method,
             &authority,
             &target.path_and_query,
-            utf8(req.headers)?,
+            header_block,
             req.body.len(),
         )?;
+        // Wiped when dropped: injected credentials are about to join it.
+        let mut head = Zeroizing::new(head);
         if req.body.len() > limits.max_request_body {
             return Err(HttpError::RequestBodyTooLarge);
         }
@@ -206,6 +214,12 @@ impl Client {
             .allow_list
             .admit(&endpoint.origin)
             .ok_or(HttpError::NotAllowed)?;
+        // After the allow-list, so that a guest cannot probe which refused origins have
+        // injected headers (`abi.md`, "Order of checks").
+        if !self.injections.is_empty() {
+            self.injections
+                .apply(&endpoint.origin, header_block, &mut head)?;
+        }
         Ok(Prepared {
             endpoint,
             admission,
@@ -342,7 +356,7 @@ impl Client {
         // A small body goes out with the head in one write (one TLS record, one segment); a
         // large one is written straight from guest memory rather than copied.
         if body.len() <= COALESCE_BODY {
-            let mut request = Vec::with_capacity(head.len() + body.len());
+            let mut request = Zeroizing::new(Vec::with_capacity(head.len() + body.len()));
             request.extend_from_slice(head);
             request.extend_from_slice(body);
             sent(conn.write_all(&request, clock))?;

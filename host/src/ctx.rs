@@ -7,10 +7,11 @@ use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
 };
-use crate::policy::{AddressPolicy, AllowList};
+use crate::credentials::{Injections, Secret};
+use crate::policy::{AddressPolicy, AllowList, OriginPattern};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
-use crate::transport::{self, Dialer, Interrupt, Resolver};
+use crate::transport::{self, Dialer, Interrupt, Resolver, TlsIdentity};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
 use rustls::pki_types::CertificateDer;
@@ -301,6 +302,8 @@ pub struct HttpCtxBuilder {
     audit_query: bool,
     quotas: Vec<Quota>,
     per_context_quota: Option<QuotaLimits>,
+    injections: Vec<(String, String, Secret)>,
+    identities: Vec<(String, Vec<u8>, Secret)>,
     #[cfg(feature = "fault-injection")]
     panic_at: Option<&'static str>,
 }
@@ -322,6 +325,8 @@ impl Default for HttpCtxBuilder {
             audit_query: false,
             quotas: Vec::new(),
             per_context_quota: None,
+            injections: Vec::new(),
+            identities: Vec::new(),
             #[cfg(feature = "fault-injection")]
             panic_at: None,
         }
@@ -339,6 +344,16 @@ impl fmt::Debug for HttpCtxBuilder {
             .field("observer", &self.observer.is_some())
             .field("quotas", &self.quotas)
             .field("per_context_quota", &self.per_context_quota)
+            // Values and keys are `Secret`s: redacted.
+            .field("injected_headers", &self.injections)
+            .field(
+                "client_certificates",
+                &self
+                    .identities
+                    .iter()
+                    .map(|(pattern, _, key)| (pattern, key))
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -471,6 +486,56 @@ impl HttpCtxBuilder {
         self
     }
 
+    /// Adds the header field `name: value` to every request the allow-list admitted for an
+    /// origin matching `pattern` (the allow-list's syntax: `https://api.example.com`,
+    /// `https://*.example.com:8443`), so that the guest never holds the credential
+    /// (`abi.md`, "Injected headers"). For a matching origin the guest cannot send `name`
+    /// itself, in any case or `_` spelling (`forbidden_header`, 34); other origins never see
+    /// it. The value is wiped from memory when the context's last sibling is dropped, and is
+    /// never in `Debug` output, error strings, logs or audit events. Checked by
+    /// [`HttpCtxBuilder::build`]: the pattern, a token name that is not a header the host owns
+    /// (`Host`, `Content-Length`, hop-by-hop, `Proxy-*`), a value without control characters
+    /// or edge whitespace. Repeatable; several fields for one origin are sent in the order
+    /// given.
+    ///
+    /// ```
+    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// let token = std::env::var("API_TOKEN").unwrap_or_default();
+    /// let ctx = HttpCtx::builder()
+    ///     .allowed_hosts(["https://api.example.com"])
+    ///     .inject_header("https://api.example.com", "authorization", format!("Bearer {token}"))
+    ///     .build();
+    /// ```
+    pub fn inject_header(
+        mut self,
+        pattern: impl Into<String>,
+        name: impl Into<String>,
+        value: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.injections
+            .push((pattern.into(), name.into(), Secret::new(value.into())));
+        self
+    }
+
+    /// Presents the client certificate `cert_chain_pem` (leaf first) with its private key
+    /// `key_pem` (PKCS#8, PKCS#1 or SEC1) when an `https` origin matching `pattern` (the
+    /// allow-list's syntax) asks for one (mutual TLS), and to no other origin. The first
+    /// matching pattern wins. The key's PEM copy is wiped from memory when dropped. Checked by
+    /// [`HttpCtxBuilder::build`].
+    pub fn client_certificate(
+        mut self,
+        pattern: impl Into<String>,
+        cert_chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.identities.push((
+            pattern.into(),
+            cert_chain_pem.into(),
+            Secret::new(key_pem.into()),
+        ));
+        self
+    }
+
     /// Makes the host panic at `point` (`"prepare"`: in every `req`; `"body_read"`: in every
     /// body read), to test the panic guard. Feature `fault-injection`; never for production.
     #[cfg(feature = "fault-injection")]
@@ -501,12 +566,24 @@ impl HttpCtxBuilder {
         if let Some(limits) = self.per_context_quota {
             Quota::new(limits)?;
         }
+        let injections = Injections::parse(self.injections)?;
+        let mut identities = Vec::with_capacity(self.identities.len());
+        for (text, chain, key) in &self.identities {
+            let bad =
+                |why: String| ConfigError::new(format!("client certificate for `{text}`: {why}"));
+            let pattern = OriginPattern::parse(text).map_err(bad)?;
+            let identity = TlsIdentity::from_pem(chain, key.expose()).map_err(bad)?;
+            let config =
+                transport::tls_client_config(&self.roots, self.only_custom_roots, Some(identity))?;
+            identities.push((pattern, config));
+        }
         let dialer = Dialer {
             resolver: self
                 .resolver
                 .unwrap_or_else(|| Box::new(transport::system_resolver)),
             address_policy: self.address_policy,
-            tls: transport::tls_client_config(&self.roots, self.only_custom_roots)?,
+            tls: transport::tls_client_config(&self.roots, self.only_custom_roots, None)?,
+            identities,
             connect_timeout: self.timeouts.connect,
         };
         let client = Client {
@@ -515,6 +592,7 @@ impl HttpCtxBuilder {
             limits: self.limits,
             dialer,
             pool: Pool::new(self.pool),
+            injections,
             observer: self.observer,
             audit_query: self.audit_query,
             quotas: self.quotas,

@@ -22,6 +22,7 @@ mod abi;
 mod audit;
 mod client;
 mod config;
+mod credentials;
 mod ctx;
 mod error;
 mod error_code;

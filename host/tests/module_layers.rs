@@ -35,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "audit",
             "client",
             "config",
+            "credentials",
             "policy",
             "pool",
             "quota",
@@ -47,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "audit",
             "config",
+            "credentials",
             "error",
             "error_code",
             "http1",
@@ -64,6 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("transport", &["audit", "config", "error", "policy", "url"]),
     ("error", &["error_code", "http1", "quota", "url"]),
     ("quota", &["config"]),
+    ("credentials", &["config", "http1", "policy", "url"]),
     ("guest_memory", &["error_code"]),
     ("policy", &["config", "url"]),
     ("http1", &["config"]),

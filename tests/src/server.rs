@@ -222,6 +222,8 @@ pub struct TlsHandshake {
     /// `None` if the handshake completed; otherwise why it failed, as the `Debug` form of the
     /// `rustls::Error` (e.g. `NoApplicationProtocol`) or the I/O error's text.
     pub error: Option<String>,
+    /// Whether the client presented a certificate (that the server verified).
+    pub client_certificate: bool,
 }
 
 enum Behaviour {
@@ -526,6 +528,7 @@ impl TlsStream<'_> {
             alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
             version: conn.protocol_version(),
             error,
+            client_certificate: conn.peer_certificates().is_some_and(|c| !c.is_empty()),
         };
         if let Ok(mut all) = self.handshakes.lock() {
             all.push(h);

@@ -9,6 +9,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// The names the standard leaf certificate is valid for: a DNS name and both loopback IPs
@@ -77,6 +78,58 @@ impl TestCa {
         let mut cfg = server_config_for(cert.der().clone(), key, versions);
         cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Arc::new(cfg)
+    }
+}
+
+impl TestCa {
+    /// A client identity signed by this CA: `(certificate PEM, PKCS#8 key PEM)`, for
+    /// `HttpCtxBuilder::client_certificate`.
+    pub fn client_identity(&self, name: &str) -> (String, String) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().expect("client key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("client certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A server configuration for [`LOCAL_NAMES`] signed by this CA that asks for a client
+    /// certificate issued by `clients`: required, or (`optional`) merely requested.
+    pub fn localhost_config_with_client_auth(
+        &self,
+        clients: &TestCa,
+        optional: bool,
+    ) -> Arc<rustls::ServerConfig> {
+        let (params, key) = leaf_params(LOCAL_NAMES);
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(clients.pem()) {
+            roots.add(c.expect("client CA PEM")).expect("client CA");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        );
+        let verifier = if optional {
+            verifier.allow_unauthenticated()
+        } else {
+            verifier
+        };
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+            .expect("protocol versions")
+            .with_client_cert_verifier(verifier.build().expect("client verifier"))
+            .with_single_cert(vec![cert.der().clone()], key)
+            .expect("server certificate");
+        Arc::new(config)
     }
 }
 

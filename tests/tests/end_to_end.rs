@@ -14,6 +14,7 @@ mod async_embedding;
 mod audit;
 mod compat;
 mod control;
+mod credentials;
 mod examples;
 mod guest_e2e;
 mod header_block;

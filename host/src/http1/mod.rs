@@ -10,7 +10,10 @@ mod request;
 
 pub(crate) use body::{BodyDecoder, Framing, Truncated, framing};
 pub(crate) use head::{HeadParser, InvalidFieldName, ResponseHead, StatusClass, parse_head};
-pub(crate) use request::{RequestError, encode_request_head, is_idempotent, validate_method};
+pub(crate) use request::{
+    RequestError, append_field, block_names, encode_request_head, is_idempotent,
+    validate_injected_field, validate_method,
+};
 
 /// A protocol violation or exceeded limit in a response, named after the grammar element that
 /// failed.

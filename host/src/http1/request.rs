@@ -161,9 +161,69 @@ pub(crate) fn encode_request_head(
     Ok(out)
 }
 
+/// Checks a field the embedder injects (`abi.md`, "Injected headers"): a token name that is not
+/// host-owned (in any `_` spelling) and a value without CR, LF, NUL or other controls.
+pub(crate) fn validate_injected_field(name: &str, value: &[u8]) -> Result<(), &'static str> {
+    if name.is_empty() || !name.bytes().all(is_tchar) {
+        return Err("the name is not a token");
+    }
+    if is_host_owned(&name.replace('_', "-")) {
+        return Err("the name is a header the host owns");
+    }
+    if !value.iter().all(|&b| is_field_value_byte(b)) || trim_ows(value).len() != value.len() {
+        return Err("the value has CR, LF, NUL, another control character, or edge whitespace");
+    }
+    Ok(())
+}
+
+/// Whether the guest's header block (already validated by [`encode_request_head`]) has a line
+/// naming `name`, compared ASCII case-insensitively with `_` read as `-` on both sides (the
+/// folding some servers and CGI gateways apply).
+pub(crate) fn block_names(header_block: &str, name: &str) -> bool {
+    let fold = |b: u8| {
+        if b == b'_' {
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    };
+    header_block
+        .split('\n')
+        .filter_map(|line| line.split_once(':'))
+        .any(|(n, _)| {
+            n.len() == name.len() && n.bytes().zip(name.bytes()).all(|(a, b)| fold(a) == fold(b))
+        })
+}
+
+/// Appends `name: value` field lines to a serialized head, before its final empty line.
+pub(crate) fn append_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
+    debug_assert!(head.ends_with(b"\r\n\r\n"));
+    head.truncate(head.len().saturating_sub(2));
+    head.extend_from_slice(name.as_bytes());
+    head.extend_from_slice(b": ");
+    head.extend_from_slice(value);
+    head.extend_from_slice(b"\r\n\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn injected_fields_are_checked_and_appended() {
+        assert_eq!(validate_injected_field("x-api-key", b"k 1"), Ok(()));
+        assert!(validate_injected_field("host", b"x").is_err());
+        assert!(validate_injected_field("Transfer_Encoding", b"x").is_err());
+        assert!(validate_injected_field("proxy-authorization", b"x").is_err());
+        assert!(validate_injected_field("x key", b"x").is_err());
+        assert!(validate_injected_field("x-k", b"a\r\nb: c").is_err());
+        assert!(validate_injected_field("x-k", b" padded").is_err());
+        let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+        append_field(&mut head, "x-api-key", b"s");
+        assert_eq!(head, b"GET / HTTP/1.1\r\nHost: a\r\nx-api-key: s\r\n\r\n");
+        assert!(block_names("a:1\nX_API-key: 2\n", "x-api-key"));
+        assert!(!block_names("a:1\nx-api-keys: 2", "x-api-key"));
+    }
 
     fn head(
         method: &str,

@@ -13,15 +13,26 @@ enum HostPattern {
     Subdomains(String),
 }
 
+/// One origin pattern, the syntax of an allow entry without `!` (`abi.md`, "Allow-list"):
+/// `scheme://host[:port]` or `scheme://*.domain[:port]`. Also what binds injected headers and
+/// client certificates to origins.
 #[derive(Debug, Clone)]
-struct Entry {
+pub(crate) struct OriginPattern {
     scheme: Scheme,
     host: HostPattern,
     port: u16,
 }
 
-impl Entry {
-    fn matches(&self, origin: &Origin) -> bool {
+type Entry = OriginPattern;
+
+impl OriginPattern {
+    /// Parses one pattern; the error says why it is not one.
+    pub(crate) fn parse(text: &str) -> Result<OriginPattern, String> {
+        parse_entry(text)
+    }
+
+    /// Whether `origin` matches, by the allow-list's rules.
+    pub(crate) fn matches(&self, origin: &Origin) -> bool {
         if self.scheme != origin.scheme || self.port != origin.port {
             return false;
         }

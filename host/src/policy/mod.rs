@@ -5,4 +5,4 @@ mod address;
 mod allow_list;
 
 pub use address::AddressPolicy;
-pub(crate) use allow_list::{Admission, AllowList};
+pub(crate) use allow_list::{Admission, AllowList, OriginPattern};

@@ -10,12 +10,14 @@ mod tls;
 
 pub(crate) use clock::Clock;
 pub(crate) use interrupt::Interrupt;
-pub(crate) use tls::{client_config as tls_client_config, server_name as tls_server_name};
+pub(crate) use tls::{
+    Identity as TlsIdentity, client_config as tls_client_config, server_name as tls_server_name,
+};
 
 use crate::audit::Phases;
 use crate::config::READ_CHUNK;
 use crate::error::{HttpError, IoFailure, TimeoutPhase};
-use crate::policy::{AddressPolicy, Admission};
+use crate::policy::{AddressPolicy, Admission, OriginPattern};
 use crate::url::{Host, Origin, Scheme, UrlError};
 use clock::deadline;
 use rustls::pki_types::ServerName;
@@ -61,8 +63,12 @@ pub(crate) struct Dialer {
     pub(crate) resolver: Box<Resolver>,
     /// Which resolved addresses may be connected to.
     pub(crate) address_policy: AddressPolicy,
-    /// Shared by every TLS connection.
+    /// Shared by every TLS connection to an origin without a client certificate.
     pub(crate) tls: Arc<rustls::ClientConfig>,
+    /// For origins matching a pattern, the configuration presenting its client certificate
+    /// (the first matching pattern wins). Each has its own session cache, so a session made
+    /// with one identity is never resumed for another.
+    pub(crate) identities: Vec<(OriginPattern, Arc<rustls::ClientConfig>)>,
     /// Budget of one TCP connect attempt.
     pub(crate) connect_timeout: Duration,
 }
@@ -411,7 +417,12 @@ impl Dialer {
             None => Stream::Plain(Socket::new(tcp, clock.interrupt.clone())),
             Some(name) => {
                 let began = Instant::now();
-                let handshake = tls::handshake(&self.tls, name.clone(), tcp, clock);
+                let config = self
+                    .identities
+                    .iter()
+                    .find(|(pattern, _)| pattern.matches(origin))
+                    .map_or(&self.tls, |(_, config)| config);
+                let handshake = tls::handshake(config, name.clone(), tcp, clock);
                 phases.tls = Some(began.elapsed());
                 Stream::Tls(Box::new(handshake?))
             }

@@ -6,16 +6,41 @@ use super::clock::{Clock, deadline};
 use crate::config::ConfigError;
 use crate::error::{HttpError, IoFailure, Stage};
 use crate::url::{Host, UrlError};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// A client certificate chain and its private key, from PEM (`HttpCtxBuilder::client_certificate`).
+pub(crate) struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Identity {
+    /// Parses a PEM chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1). Errors
+    /// name what is wrong, never the key's bytes.
+    pub(crate) fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Identity, String> {
+        let chain = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("certificate PEM: {e}"))?;
+        if chain.is_empty() {
+            return Err("certificate PEM: no CERTIFICATE block".into());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|_| "private key PEM: no PKCS#8, PKCS#1 or SEC1 key block".to_owned())?;
+        Ok(Identity { chain, key })
+    }
+}
+
 /// TLS 1.2 and 1.3 only, ring's algorithms, ALPN `http/1.1`, SNI on (rustls's default);
-/// Mozilla's roots (webpki-roots) unless `only_custom`, plus `extra_roots`.
+/// Mozilla's roots (webpki-roots) unless `only_custom`, plus `extra_roots`; presenting
+/// `identity` when the server asks for a client certificate.
 pub(crate) fn client_config(
     extra_roots: &[CertificateDer<'static>],
     only_custom: bool,
+    identity: Option<Identity>,
 ) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
     let mut roots = rustls::RootCertStore::empty();
     if !only_custom {
@@ -27,11 +52,16 @@ pub(crate) fn client_config(
             .map_err(|e| ConfigError::new(format!("root certificate: {e}")))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| ConfigError::new(format!("TLS configuration: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match identity {
+        None => builder.with_no_client_auth(),
+        Some(Identity { chain, key }) => builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| ConfigError::new(format!("client certificate: {e}")))?,
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
