@@ -4,8 +4,10 @@
 //! This file is the command line: option definitions, their value parsers, and the mapping of
 //! every outcome to an exit status; `run.rs` does the wasmtime work.
 
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: the one exception is `load::precompiled`, behind `--allow-precompiled`.
+#![deny(unsafe_code)]
 
+mod load;
 mod run;
 mod watchdog;
 
@@ -136,6 +138,22 @@ pub struct Cli {
     /// to HTTPS origins matching ORIGIN, and to no other (repeatable; the first match wins)
     #[arg(long, value_name = "ORIGIN=CERT.pem,KEY.pem", value_parser = parse_client_cert)]
     pub client_cert: Vec<ClientCert>,
+
+    /// Compile without wasmtime's compilation cache. The cache is on by default, as in
+    /// `wasmtime run`: a module compiled once starts without recompiling [default: cache on]
+    #[arg(long, conflicts_with = "cache_config")]
+    pub no_cache: bool,
+
+    /// The wasmtime cache configuration file [default: $HOME/.config/wasmtime/config.toml if
+    /// it exists, else wasmtime's defaults]
+    #[arg(long, value_name = "PATH")]
+    pub cache_config: Option<PathBuf>,
+
+    /// Accept a module precompiled by `wasmtime compile` (`.cwasm`). Such a file is native
+    /// code that is loaded without verification: pass this only for files you trust as much
+    /// as this program [default: off, precompiled modules are refused]
+    #[arg(long)]
+    pub allow_precompiled: bool,
 
     /// Write one JSON object per line for every HTTP request of the guest (denied, completed)
     /// to PATH, appending; `-` for stderr. Flushed after each event [default: none]

@@ -33,13 +33,17 @@ pub(crate) fn run(cli: &Cli) -> wasmtime::Result<()> {
     let http = http_ctx(cli)?;
     let wasi = wasi_ctx(cli)?;
 
+    let mut config = Config::new();
     // Epoch interruption costs a check at every function entry and loop back-edge, so it is
     // configured only when there is a budget to enforce.
-    let engine = match cli.wall_timeout {
-        Some(_) => Engine::new(Config::new().epoch_interruption(true))?,
-        None => Engine::default(),
-    };
-    let module = Module::from_file(&engine, cli.module())
+    config.epoch_interruption(cli.wall_timeout.is_some());
+    if !cli.no_cache {
+        let cache = wasmtime::Cache::from_file(cli.cache_config.as_deref())
+            .context("invalid compilation cache configuration")?;
+        config.cache(Some(cache));
+    }
+    let engine = Engine::new(&config)?;
+    let module = crate::load::module(&engine, cli.module(), cli.allow_precompiled)
         .with_context(|| format!("failed to load module `{}`", cli.module().display()))?;
 
     let mut linker = Linker::new(&engine);

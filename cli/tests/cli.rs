@@ -745,3 +745,71 @@ fn a_missing_secret_source_is_a_one_line_error_naming_only_the_source() {
     let err = one_line_error(&out, 1);
     assert!(err.contains("--client-cert"), "{err}");
 }
+
+/// Files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() { files_under(&p) } else { 1 }
+            })
+            .sum()
+    })
+}
+
+#[test]
+fn the_compilation_cache_is_on_by_default_and_off_with_no_cache() {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/cache");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let config = base.join("config.toml");
+    let dir = base.join("dir");
+    std::fs::write(
+        &config,
+        format!("[cache]\ndirectory = {:?}\n", dir.to_str().unwrap()),
+    )
+    .unwrap();
+    let m = module("cache-arith", ARITH);
+    let (m, config) = (m.to_str().unwrap(), config.to_str().unwrap());
+
+    let out = run(&["--no-cache", "-i", "add", m, "1", "2"]);
+    assert_eq!(stdout(&out), "3\n", "{}", stderr(&out));
+    assert_eq!(files_under(&dir), 0);
+    let out = run(&["--cache-config", config, "-i", "add", m, "1", "2"]);
+    assert_eq!(stdout(&out), "3\n", "{}", stderr(&out));
+    assert!(files_under(&dir) > 0, "the compiled module was cached");
+    // From the cache, the same result.
+    let out = run(&["--cache-config", config, "-i", "add", m, "40", "2"]);
+    assert_eq!(stdout(&out), "42\n", "{}", stderr(&out));
+
+    let bad = base.join("bad.toml");
+    std::fs::write(&bad, "[cache]\nno-such-setting = 1\n").unwrap();
+    let out = run(&[
+        "--cache-config",
+        bad.to_str().unwrap(),
+        "-i",
+        "add",
+        m,
+        "1",
+        "2",
+    ]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("cache"), "{err}");
+}
+
+#[test]
+fn precompiled_modules_run_only_with_allow_precompiled() {
+    let engine = wasmtime::Engine::default();
+    let cwasm = engine.precompile_module(ARITH.as_bytes()).unwrap();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/arith.cwasm");
+    std::fs::write(&path, cwasm).unwrap();
+    let p = path.to_str().unwrap();
+    let out = run(&["-i", "add", p, "1", "2"]);
+    let err = one_line_error(&out, 1);
+    assert!(err.contains("--allow-precompiled"), "{err}");
+    let out = run(&["--allow-precompiled", "-i", "add", p, "1", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "3\n");
+}
