@@ -10,7 +10,9 @@
 
 mod abi_abuse;
 mod abi_drift;
+mod assemblyscript_guest;
 mod async_embedding;
+mod c_guest;
 mod compat;
 mod control;
 mod examples;
