@@ -24,4 +24,5 @@ mod production_nginx;
 mod production_policy;
 mod production_reuse;
 mod production_timeouts;
+mod spec_precision;
 mod tls;
