@@ -313,6 +313,7 @@ fn built_guests_import_only_documented_functions() {
         ("tests/compat-guest", "compat"),
         ("examples/minimal-get", "minimal_get"),
         ("examples", "post-echo"),
+        ("examples", "http-get"),
     ];
     for (ws, name) in guests {
         let module = e2e::run::load_module(&e2e::guests::guest_wasm(ws, name));
