@@ -250,8 +250,9 @@ static inline uint32_t weh_read(uint32_t handle, void *buf, size_t cap, size_t *
 }
 
 /* Reads the body into buf[0..cap] until its end. *n is the number of bytes stored, also on an
- * error. If the body is longer than cap, returns WEH_BUFFER_TOO_SMALL with the buffer full and
- * the rest of the body still readable with weh_read. */
+ * error. When the buffer fills up, returns WEH_BUFFER_TOO_SMALL with *n == cap and the rest of
+ * the body still readable with weh_read; that includes a body of exactly cap bytes, whose next
+ * weh_read then reports the end (n == 0): knowing the end would cost a byte of the buffer. */
 static inline uint32_t weh_read_all(uint32_t handle, void *buf, size_t cap, size_t *n) {
     uint8_t *p = (uint8_t *)buf;
     size_t total = 0;
