@@ -313,16 +313,27 @@ export class Response {
   /** Reads the rest of the body. `value` holds every byte read, also when `code` is an error
    * (then the bytes before it). */
   public tryBodyReadAll(): Result<Uint8Array> {
-    let out = new Uint8Array(0);
-    let chunk = new ArrayBuffer(BODY_CHUNK);
+    // Chunks are kept and joined once at the end: linear in the body size.
+    const chunks = new Array<Uint8Array>();
+    let total = 0;
+    let code: u32 = ErrorCode.SUCCESS;
     while (true) {
+      const chunk = new ArrayBuffer(BODY_CHUNK);
       const r = this.tryBodyRead(chunk);
-      if (!r.ok || r.value == 0) return new Result<Uint8Array>(r.code, out);
-      const grown = new Uint8Array(out.length + <i32>r.value);
-      grown.set(out);
-      grown.set(Uint8Array.wrap(chunk, 0, <i32>r.value), out.length);
-      out = grown;
+      if (!r.ok || r.value == 0) {
+        code = r.code;
+        break;
+      }
+      chunks.push(Uint8Array.wrap(chunk, 0, <i32>r.value));
+      total += <i32>r.value;
     }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      out.set(chunks[i], at);
+      at += chunks[i].length;
+    }
+    return new Result<Uint8Array>(code, out);
   }
 
   /** The value of header `name` (several fields of that name are joined with `", "`), or `""`

@@ -50,5 +50,9 @@ fn held_bytes_are_delivered_after_the_deadline_socket_bytes_are_not() {
     assert_code(first.code, E::Success, "held bytes after the deadline");
     assert_eq!(first.data, b"held");
     let second = p.body_read(h, 64);
-    assert_code(second.code, E::DeadlineExceeded, "a wait after the deadline");
+    assert_code(
+        second.code,
+        E::DeadlineExceeded,
+        "a wait after the deadline",
+    );
 }

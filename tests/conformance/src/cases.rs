@@ -914,6 +914,15 @@ fn allow_list() -> Vec<Case> {
 
 fn responses() -> Vec<Case> {
     vec![
+        Case::new("network/connection-refused", "req ERRORS 16: the last address tried refused")
+            .allow(&["http://127.0.0.1:{closed_port}"])
+            .steps([Step::get("http://127.0.0.1:{closed_port}/")])
+            .expect([req_fail(16)]),
+        Case::new("network/closed-before-any-response-byte", "req ERRORS 18: a fresh connection is not retried")
+            .replies(vec![close("")])
+            .steps([get0()])
+            .expect([req_fail(18)])
+            .requests(1),
         Case::new("response/status-lines", "Responses, Head syntax")
             .replies(vec![
                 close("HTTP/1.0 203 Fine\r\nContent-Length: 0\r\n\r\n"),

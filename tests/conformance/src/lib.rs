@@ -142,14 +142,17 @@ impl Case {
 pub struct Vars {
     /// The server's port.
     pub port: u16,
+    /// A loopback port nothing listens on (bound once, then released).
+    pub closed_port: u16,
 }
 
 impl Vars {
-    /// `text` with `{port}`, `{authority}` and `{origin}` replaced.
+    /// `text` with `{port}`, `{authority}`, `{origin}` and `{closed_port}` replaced.
     pub fn fill(&self, text: &str) -> String {
         let authority = format!("127.0.0.1:{}", self.port);
         text.replace("{origin}", &format!("http://{authority}"))
             .replace("{authority}", &authority)
+            .replace("{closed_port}", &self.closed_port.to_string())
             .replace("{port}", &self.port.to_string())
     }
 
@@ -243,8 +246,15 @@ pub fn run_case(cli: &[String], case: &Case, dir: &Path, seed: u32) -> Outcome {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot start the server: {e}")),
     };
+    // A port that was free a moment ago: bound by us, then released.
+    let closed_port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr())
+    {
+        Ok(a) => a.port(),
+        Err(e) => return fail(format!("cannot find a closed port: {e}")),
+    };
     let vars = Vars {
         port: server.port(),
+        closed_port,
     };
     let module = match write_module(case, &vars, dir) {
         Ok(p) => p,
