@@ -18,6 +18,7 @@ fn reply(bytes: impl AsRef<[u8]>, after: After) -> Reply {
     Reply {
         bytes: bytes.as_ref().to_vec(),
         after,
+        unprompted: false,
     }
 }
 
@@ -918,6 +919,25 @@ fn responses() -> Vec<Case> {
             .allow(&["http://127.0.0.1:{closed_port}"])
             .steps([Step::get("http://127.0.0.1:{closed_port}/")])
             .expect([req_fail(16)]),
+        Case::new("network/plain-http-to-a-tls-client", "req ERRORS 20: an invalid TLS record")
+            .allow(&["https://127.0.0.1:{port}"])
+            .replies(vec![Reply {
+                unprompted: true,
+                // Kept open: closing with the ClientHello unread would send a reset, and a
+                // reset during the handshake is 18, not 20.
+                ..keep("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            }])
+            .steps([Step::get("https://127.0.0.1:{port}/")])
+            .expect([req_fail(20)]),
+        Case::new("timeouts/response-header-timeout-10s", "Timeouts and limits: response_header 10 s (21), first to expire wins")
+            .replies(vec![reply("", After::Stall)])
+            .steps([get0()])
+            .expect([req_fail(21)])
+            .requests(1),
+        Case::new("timeouts/idle-timeout-in-body-10s", "Timeouts and limits: idle 10 s (22) while reading the body")
+            .replies(vec![reply("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", After::Stall)])
+            .steps([get0(), Step::read_all(h0())])
+            .expect([req_ok(200, 1), "read_all 22 bytes=5 text=hello".into()]),
         Case::new("network/closed-before-any-response-byte", "req ERRORS 18: a fresh connection is not retried")
             .replies(vec![close("")])
             .steps([get0()])

@@ -82,6 +82,7 @@ impl Case {
             replies: vec![server::Reply {
                 bytes: b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
                 after: server::After::KeepOpen,
+                unprompted: false,
             }],
             allow: vec!["{origin}".to_string()],
             steps: Vec::new(),

@@ -20,7 +20,8 @@ pub enum After {
     Stall,
     /// Close it (FIN).
     Close,
-    /// Reset it (RST: SO_LINGER 0, then close), 200 ms after the reply.
+    /// Reset it (RST: SO_LINGER 0, then close), 500 ms after the reply (time for the client to
+    /// have read the reply).
     Reset,
 }
 
@@ -31,6 +32,9 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     /// Then.
     pub after: After,
+    /// Written as soon as the connection is accepted, without waiting for a request (for a
+    /// server that does not speak the client's protocol, such as plain HTTP to a TLS client).
+    pub unprompted: bool,
 }
 
 /// One request as received: the head (through the empty line) and the body.
@@ -212,12 +216,22 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(POLL));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
     let mut buf = Vec::new();
-    while let Some(req) = read_request(&mut stream, &mut buf, shared) {
-        shared
-            .received
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(req);
+    loop {
+        let peek = {
+            let next = shared.next.lock().unwrap_or_else(|e| e.into_inner());
+            let i = (*next).min(shared.replies.len().saturating_sub(1));
+            shared.replies.get(i).is_some_and(|r| r.unprompted)
+        };
+        if !peek {
+            let Some(req) = read_request(&mut stream, &mut buf, shared) else {
+                return;
+            };
+            shared
+                .received
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(req);
+        }
         let reply = {
             let mut next = shared.next.lock().unwrap_or_else(|e| e.into_inner());
             let i = (*next).min(shared.replies.len().saturating_sub(1));
@@ -242,7 +256,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                 return;
             }
             After::Reset => {
-                thread::sleep(Duration::from_millis(200));
+                thread::sleep(Duration::from_millis(500));
                 let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                 return;
             }
