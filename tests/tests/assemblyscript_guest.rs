@@ -217,3 +217,19 @@ fn smallest_get_program_runs() {
     out.assert_success();
     assert_eq!(out.lines(), ["200", "ok"], "{out}");
 }
+
+// The original package's README example (tests/as-guests/original.ts) compiles with its import
+// path unchanged, `@deislabs/wasi-experimental-http` (installed from guest/assemblyscript under
+// that name), and prints status, content type and the echoed body.
+#[test]
+fn original_readme_example_with_the_original_import_path() {
+    let server = TestServer::echo();
+    let out = run_guest(
+        &as_guest("original", &[]),
+        ctx_allowing([server.origin()]),
+        &[&server.url("/post")],
+    );
+    out.assert_success();
+    assert_eq!(out.lines(), ["200", "text/plain", "testing the body"], "{out}");
+    assert_eq!(server.requests()[0].method, "POST");
+}
