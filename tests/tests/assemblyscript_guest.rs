@@ -230,6 +230,10 @@ fn original_readme_example_with_the_original_import_path() {
         &[&server.url("/post")],
     );
     out.assert_success();
-    assert_eq!(out.lines(), ["200", "text/plain", "testing the body"], "{out}");
+    assert_eq!(
+        out.lines(),
+        ["200", "text/plain", "testing the body"],
+        "{out}"
+    );
     assert_eq!(server.requests()[0].method, "POST");
 }

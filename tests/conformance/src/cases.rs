@@ -908,6 +908,7 @@ fn allow_list() -> Vec<Case> {
             .steps([Step::get("http://192.0.2.1/")])
             .requests(0);
             c.exit = Exit::Failure;
+            c.stderr = vec!["http://*".into()];
             c
         },
     ]

@@ -71,6 +71,8 @@ pub struct Case {
     pub heads: Vec<(usize, String)>,
     /// Exact bodies of received requests, by index.
     pub bodies: Vec<(usize, Vec<u8>)>,
+    /// Texts stderr must contain (placeholders allowed).
+    pub stderr: Vec<String>,
 }
 
 impl Case {
@@ -93,6 +95,7 @@ impl Case {
             requests: None,
             heads: Vec::new(),
             bodies: Vec::new(),
+            stderr: Vec::new(),
         }
     }
 
@@ -293,6 +296,12 @@ pub fn run_case(cli: &[String], case: &Case, dir: &Path, seed: u32) -> Outcome {
     };
     if !ok_status {
         problems.push(format!("exit status {status:?}, expected {:?}", case.exit));
+    }
+    for text in &case.stderr {
+        let text = vars.fill(text);
+        if !stderr.contains(&text) {
+            problems.push(format!("stderr does not contain {text:?}"));
+        }
     }
     let received = server.received();
     if let Some(n) = case.requests
