@@ -1,5 +1,5 @@
-//! `minimal-get URL`: sends `GET URL` and prints `status: <n>` and the first bytes of the
-//! body, or `error: <code>` (abi.md's number). Exits 0 on success, 1 on any error.
+//! `minimal-get URL`: sends `GET URL` and prints `status: <n>` and `body: ` followed by the
+//! whole body, or `error: <code>` (abi.md's number). Exits 0 on success, 1 on any error.
 //!
 //! Everything is on the stack and I/O uses raw WASI preview1 imports, so the module is a few
 //! kilobytes: the size floor for a guest using this ABI.
@@ -11,8 +11,8 @@ use wasi_experimental_http::checked::{body_read, close, req};
 /// Room for the arguments; longer command lines are refused rather than truncated.
 const MAX_ARGS: usize = 8;
 const ARGS_BUF: usize = 8 * 1024;
-/// How much of the body is printed.
-const BODY_PREFIX: usize = 256;
+/// The body is read and printed in pieces of this size.
+const BODY_CHUNK: usize = 1024;
 
 #[allow(unsafe_code, reason = "WASI imports; each call has a SAFETY comment")]
 mod wasi {
@@ -119,10 +119,15 @@ fn run() -> Result<(), Error> {
     print(decimal(status, &mut digits));
     print(b"\n");
 
-    let mut body = [0u8; BODY_PREFIX];
-    let n = body_read(handle, &mut body)?;
+    let mut buf = [0u8; BODY_CHUNK];
     print(b"body: ");
-    print(body.get(..n).unwrap_or_default());
+    loop {
+        let n = body_read(handle, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        print(buf.get(..n).unwrap_or_default());
+    }
     print(b"\n");
     close(handle)
 }
