@@ -13,6 +13,7 @@
 )]
 
 pub mod abi;
+pub mod foreign;
 pub mod guests;
 pub mod nginx;
 pub mod run;

@@ -313,6 +313,7 @@ fn built_guests_import_only_documented_functions() {
         ("tests/compat-guest", "compat"),
         ("examples/minimal-get", "minimal_get"),
         ("examples", "post-echo"),
+        ("examples", "http-get"),
     ];
     for (ws, name) in guests {
         let module = e2e::run::load_module(&e2e::guests::guest_wasm(ws, name));
@@ -342,4 +343,173 @@ fn built_guests_import_only_documented_functions() {
         }
         assert!(seen > 0, "{name} imports nothing from {MODULE}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The C header and the AssemblyScript package state the ABI a second and a third time; both
+// are checked here against abi.md itself, so a change to the table or a synopsis that is not
+// carried to them fails.
+
+/// `(code, name)` rows of abi.md's table, without `success`.
+fn documented_error_rows() -> Vec<(u32, String)> {
+    documented_codes(&abi_md())
+}
+
+/// Whitespace runs collapsed to one space, so that line breaks do not matter.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every `WEH_IMPORT("name") ... ;` declaration in `text`, squashed: the C synopses.
+fn c_declarations(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("WEH_IMPORT(\"") {
+        rest = &rest[at..];
+        let end = rest.find(';').unwrap();
+        let decl = squash(&rest[..=end]);
+        // The macro's own definition (`WEH_IMPORT(n)`) does not match the quoted form.
+        out.push(decl);
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn guest_file(path: &str) -> String {
+    let p = repo_root().join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+/// `(value, NAME)` of every `PREFIXNAME = N,` (C) or `const NAME: u32 = N;` (AS) line.
+fn constants(text: &str, parse: impl Fn(&str) -> Option<(String, u32)>) -> Vec<(u32, String)> {
+    text.lines()
+        .filter_map(|l| parse(l.trim()))
+        .map(|(n, v)| (v, n))
+        .collect()
+}
+
+/// The `return "..."` string of each `case PREFIX<NAME>:` in the function starting at `func`.
+fn switch_cases(text: &str, func: &str, prefix: &str) -> Vec<(String, String)> {
+    let body = &text[text
+        .find(func)
+        .unwrap_or_else(|| panic!("{func} not found"))..];
+    let body = &body[..body.find("default:").unwrap()];
+    body.lines()
+        .filter_map(|l| l.trim().strip_prefix("case "))
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|l| {
+            let (name, ret) = l.split_once(": return \"")?;
+            Some((name.to_string(), ret.strip_suffix("\";")?.to_string()))
+        })
+        .collect()
+}
+
+// guest/c: the five prototypes in the header are abi.md's C synopses, token for token.
+#[test]
+fn c_header_prototypes_equal_abi_md_synopses() {
+    let documented = c_declarations(&abi_md());
+    let header = c_declarations(&guest_file("guest/c/wasi_experimental_http.h"));
+    assert_eq!(
+        documented.len(),
+        FUNCTIONS.len(),
+        "abi.md C synopses: {documented:#?}"
+    );
+    assert_eq!(
+        sorted(header),
+        sorted(documented.clone()),
+        "header vs abi.md"
+    );
+    for f in FUNCTIONS {
+        assert!(
+            documented
+                .iter()
+                .any(|d| d.starts_with(&format!("WEH_IMPORT(\"{f}\") uint32_t weh_{f}("))),
+            "no C synopsis for {f}"
+        );
+    }
+}
+
+// guest/c: enum weh_error has every code of abi.md's table, WEH_ + the name in upper case, and
+// weh_error_name returns the abi.md name and weh_strerror a message for each.
+#[test]
+fn c_header_codes_equal_abi_md_table() {
+    let header = guest_file("guest/c/wasi_experimental_http.h");
+    let enum_rows = constants(&header, |l| {
+        let (name, value) = l.strip_prefix("WEH_")?.split_once(" = ")?;
+        Some((
+            name.to_ascii_lowercase(),
+            value.strip_suffix(',')?.parse().ok()?,
+        ))
+    });
+    let table = documented_error_rows();
+    assert!(!table.is_empty());
+    assert_eq!(enum_rows, table, "enum weh_error vs abi.md");
+    let names = switch_cases(&header, "const char *weh_error_name(", "WEH_");
+    let want: Vec<(String, String)> = table
+        .iter()
+        .map(|(_, n)| (n.to_ascii_uppercase(), n.clone()))
+        .collect();
+    assert_eq!(names, want, "weh_error_name vs abi.md");
+    let messages = switch_cases(&header, "const char *weh_strerror(", "WEH_");
+    assert_eq!(
+        messages.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        want.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "weh_strerror cases vs abi.md"
+    );
+    assert!(messages.iter().all(|(_, m)| m.len() > 10), "{messages:?}");
+}
+
+// guest/assemblyscript: ErrorCode has every code of the table, errorName returns the abi.md
+// name and errorMessage a message for each.
+#[test]
+fn assemblyscript_codes_equal_abi_md_table() {
+    let errors = guest_file("guest/assemblyscript/errors.ts");
+    let consts = constants(&errors, |l| {
+        let (name, value) = l.strip_prefix("export const ")?.split_once(": u32 = ")?;
+        Some((
+            name.to_ascii_lowercase(),
+            value.strip_suffix(';')?.parse().ok()?,
+        ))
+    });
+    let table = documented_error_rows();
+    assert_eq!(consts, table, "ErrorCode vs abi.md");
+    let want: Vec<(String, String)> = table
+        .iter()
+        .map(|(_, n)| (n.to_ascii_uppercase(), n.clone()))
+        .collect();
+    assert_eq!(
+        switch_cases(&errors, "function errorName(", "ErrorCode."),
+        want,
+        "errorName vs abi.md"
+    );
+    let messages = switch_cases(&errors, "function errorMessage(", "ErrorCode.");
+    assert_eq!(
+        messages.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        want.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "errorMessage cases vs abi.md"
+    );
+}
+
+// guest/assemblyscript: the `@external` imports are exactly the host's functions, each with
+// the documented parameter count.
+#[test]
+fn assemblyscript_imports_equal_host_functions() {
+    let index = guest_file("guest/assemblyscript/index.ts");
+    let mut found = Vec::new();
+    let mut rest = index.as_str();
+    while let Some(at) = rest.find("@external(\"wasi_experimental_http\", \"") {
+        rest = &rest[at + "@external(\"wasi_experimental_http\", \"".len()..];
+        let name = &rest[..rest.find('"').unwrap()];
+        let decl = &rest[rest.find('(').unwrap() + 1..];
+        let params = &decl[..decl.find(')').unwrap()];
+        let count = params.split(',').filter(|p| !p.trim().is_empty()).count();
+        found.push((name.to_string(), count));
+    }
+    let mut want: Vec<(String, usize)> = SIGNATURES
+        .iter()
+        .map(|(n, p)| (n.to_string(), *p))
+        .collect();
+    want.sort();
+    found.sort();
+    assert_eq!(found, want, "AssemblyScript @external declarations");
 }

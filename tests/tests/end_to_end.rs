@@ -10,8 +10,10 @@
 
 mod abi_abuse;
 mod abi_drift;
+mod assemblyscript_guest;
 mod async_embedding;
 mod audit;
+mod c_guest;
 mod compat;
 mod control;
 mod credentials;
@@ -25,4 +27,5 @@ mod production_policy;
 mod production_reuse;
 mod production_timeouts;
 mod quotas;
+mod spec_precision;
 mod tls;
