@@ -236,8 +236,9 @@ fn parse_dir(s: &str) -> Result<Preopen, String> {
 }
 
 /// An `--inject-header*` option: the origin pattern, the field name, and the value or where
-/// to read it (the variable name or the file path, by option).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// to read it (the variable name or the file path, by option). `Debug` redacts the source: for
+/// `--inject-header` it is the secret itself.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Injection {
     /// Allow-list pattern of the origins that get the field.
     pub origin: String,
@@ -245,6 +246,16 @@ pub struct Injection {
     pub name: String,
     /// The value, an environment variable name, or a file path.
     pub source: String,
+}
+
+impl std::fmt::Debug for Injection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Injection")
+            .field("origin", &self.origin)
+            .field("name", &self.name)
+            .field("source", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Parses `ORIGIN=NAME:REST` (the origin pattern has no `=`; the name has no `:`).

@@ -466,7 +466,8 @@ impl Audit {
 
 /// The audit record of a request on the network, emitted once as [`EventKind::Completed`]. A
 /// record dropped unemitted belongs to an async call whose future was dropped (cancelled)
-/// before its response head: it is emitted then, as `interrupted` (36) without a status.
+/// before its response head, or to a panic: it is emitted then, without a status, as
+/// `interrupted` (36) or `runtime_error` (12) respectively.
 pub(crate) struct Trail {
     audit: Audit,
     origin: String,
@@ -479,9 +480,16 @@ pub(crate) struct Trail {
 impl Drop for Trail {
     fn drop(&mut self) {
         if !self.emitted {
+            // Unemitted: a cancelled async call, or a panic unwinding through the request (the
+            // guest then gets `runtime_error` from the panic guard).
+            let code = if std::thread::panicking() {
+                ErrorCode::RuntimeError
+            } else {
+                ErrorCode::Interrupted
+            };
             let ending = Ending {
                 status: None,
-                code: ErrorCode::Interrupted,
+                code,
                 received_bytes: 0,
                 body_complete: false,
             };

@@ -21,6 +21,9 @@ use zeroize::Zeroizing;
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
 
+/// Most received bytes one body read reserves from a received-bytes quota (`abi.md`, "Quotas").
+const MAX_QUOTA_RESERVATION: u64 = 64 * 1024;
+
 /// Configuration and connection pool shared by every store made from one builder.
 pub(crate) struct Client {
     /// Which origins requests may go to.
@@ -149,14 +152,19 @@ pub(crate) struct Prepared {
     /// The serialized head, injected fields included: wiped when dropped.
     head: Zeroizing<Vec<u8>>,
     body_len: usize,
+    /// Bytes of injected fields at the end of `head`.
+    injected: usize,
     idempotent: bool,
     is_head: bool,
 }
 
 impl Prepared {
-    /// What the request weighs against a sent-bytes quota: head and body, as serialized.
+    /// What the request weighs against a sent-bytes quota: head and body, as serialized,
+    /// without injected fields (counting them would let a guest learn a secret's length by
+    /// probing the quota, or read it in the audit events).
     pub(crate) fn sent_bytes(&self) -> u64 {
-        (self.head.len() as u64).saturating_add(self.body_len as u64)
+        let head = self.head.len().saturating_sub(self.injected);
+        (head as u64).saturating_add(self.body_len as u64)
     }
 
     /// Charges the request to `quotas`, all or none.
@@ -216,15 +224,18 @@ impl Client {
             .ok_or(HttpError::NotAllowed)?;
         // After the allow-list, so that a guest cannot probe which refused origins have
         // injected headers (`abi.md`, "Order of checks").
-        if !self.injections.is_empty() {
+        let injected = if self.injections.is_empty() {
+            0
+        } else {
             self.injections
-                .apply(&endpoint.origin, header_block, &mut head)?;
-        }
+                .apply(&endpoint.origin, header_block, &mut head)?
+        };
         Ok(Prepared {
             endpoint,
             admission,
             head,
             body_len: req.body.len(),
+            injected,
             idempotent: http1::is_idempotent(method),
             is_head: method == "HEAD",
         })
@@ -405,7 +416,12 @@ impl Client {
         stats.phases.head = Some(now.saturating_duration_since(began));
         stats.head_at = Some(now);
         let framing = http1::framing(&head, req.is_head)?;
-        let reusable = head.keep_alive() && framing != Framing::Close;
+        // A body is the guest's bytes on the wire: a server it desynchronizes could read the
+        // next request on this connection, injected credentials included, as this body's
+        // continuation and echo it back. Such a connection is never reused.
+        let reusable = head.keep_alive()
+            && framing != Framing::Close
+            && (body.is_empty() || req.injected == 0);
         let body = Body {
             conn,
             decoder: BodyDecoder::new(framing),
@@ -584,6 +600,11 @@ impl Body {
             allowance = allowance.min(max.saturating_sub(self.received));
         }
         let at_body_limit = allowance == 0;
+        // What one read can deliver at most: a reader with a huge buffer must not reserve a
+        // shared quota away from its siblings while it waits for the network.
+        if quota {
+            allowance = allowance.min(MAX_QUOTA_RESERVATION);
+        }
         // Taken from the received-bytes quotas before the read, so that reads of siblings on
         // other threads cannot together exceed them; what is not delivered is given back.
         if quota && !at_body_limit {

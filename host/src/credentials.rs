@@ -70,13 +70,14 @@ impl Injections {
     }
 
     /// Refuses a guest header block naming a field injected for `origin` (in any case or `_`
-    /// spelling), then appends the injected fields to `head`, in configuration order.
+    /// spelling), then appends the injected fields to `head`, in configuration order; returns
+    /// how many bytes they added.
     pub(crate) fn apply(
         &self,
         origin: &Origin,
         header_block: &str,
         head: &mut Vec<u8>,
-    ) -> Result<(), RequestError> {
+    ) -> Result<usize, RequestError> {
         let mut matching = self.0.iter().filter(|i| i.pattern.matches(origin));
         if let Some(clash) = matching
             .clone()
@@ -89,10 +90,18 @@ impl Injections {
             );
             return Err(RequestError::ForbiddenHeader(clash.name.clone()));
         }
+        let before = head.len();
+        // Room for every field first: a reallocation after a value was copied would free a
+        // buffer holding it without wiping it (`Zeroizing` wipes only the final one).
+        let needed: usize = matching
+            .clone()
+            .map(|i| i.name.len() + i.value.expose().len() + 4)
+            .sum();
+        head.reserve_exact(needed);
         for i in matching.by_ref() {
             http1::append_field(head, &i.name, i.value.expose());
         }
-        Ok(())
+        Ok(head.len() - before)
     }
 
     /// Whether there are none (the common case: nothing to check per request).
@@ -117,7 +126,9 @@ mod tests {
     fn head_for(i: &Injections, url: &str, block: &str) -> Result<String, RequestError> {
         let target = parse_url(url).map_err(|_| RequestError::Method)?;
         let mut head = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
-        i.apply(&target.origin, block, &mut head)?;
+        let before = head.len();
+        let added = i.apply(&target.origin, block, &mut head)?;
+        assert_eq!(head.len(), before + added);
         Ok(String::from_utf8_lossy(&head).into_owned())
     }
 

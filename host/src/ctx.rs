@@ -572,6 +572,9 @@ impl HttpCtxBuilder {
             let bad =
                 |why: String| ConfigError::new(format!("client certificate for `{text}`: {why}"));
             let pattern = OriginPattern::parse(text).map_err(bad)?;
+            if !pattern.is_https() {
+                return Err(bad("client certificates are for https origins".into()));
+            }
             let identity = TlsIdentity::from_pem(chain, key.expose()).map_err(bad)?;
             let config =
                 transport::tls_client_config(&self.roots, self.only_custom_roots, Some(identity))?;

@@ -23,39 +23,32 @@ use wasi_experimental_http_wasmtime::{
     DenyReason, ErrorCode, Event, EventKind, HttpCtx, HttpCtxBuilder,
 };
 
-/// The events an observer saw, as their JSON lines, parsed back.
+/// The events an observer saw, as their JSON lines, parsed back. The observer's own checks
+/// cannot fail the test from inside (the host catches an observer's panic), so a failed check
+/// is recorded and raised by [`Recorder::take`].
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Value>>>);
+struct Recorder(Arc<Mutex<Vec<Value>>>, Arc<Mutex<Vec<String>>>);
 
 impl Recorder {
     fn observe(&self, builder: HttpCtxBuilder) -> HttpCtxBuilder {
-        let seen = self.0.clone();
+        let (seen, failures) = (self.0.clone(), self.1.clone());
         builder.on_event(move |e: &Event<'_>| {
-            let line = e.to_json();
-            assert!(!line.contains('\n'), "one line per event: {line}");
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
-            // The JSON says what the typed event says.
-            match &e.kind {
-                EventKind::Denied(d) => {
-                    assert_eq!(v["event"], "denied");
-                    assert_eq!(v["code"], d.code.code());
-                    assert_eq!(v["reason"], d.reason.name());
-                }
-                EventKind::Completed(c) => {
-                    assert_eq!(v["event"], "completed");
-                    assert_eq!(v["code"], c.code.code());
-                    assert_eq!(v["path"], c.path);
-                    assert_eq!(v["received_bytes"], c.received_bytes);
-                }
-                _ => panic!("unknown event kind"),
+            let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_event(e)));
+            match checked {
+                Ok(v) => seen.lock().unwrap().push(v),
+                Err(panic) => failures.lock().unwrap().push(
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| "observer check failed".into()),
+                ),
             }
-            assert_eq!(v["request_id"], e.request_id);
-            seen.lock().unwrap().push(v);
         })
     }
 
     fn take(&self) -> Vec<Value> {
+        let failures = self.1.lock().unwrap();
+        assert!(failures.is_empty(), "observer checks failed: {failures:#?}");
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 
@@ -66,6 +59,31 @@ impl Recorder {
         assert_eq!(all.len(), 1, "expected one event, got {all:#?}");
         all.pop().unwrap()
     }
+}
+
+/// The JSON line of an event, parsed, after checking it says what the typed event says.
+fn check_event(e: &Event<'_>) -> Value {
+    let line = e.to_json();
+    assert!(!line.contains('\n'), "one line per event: {line}");
+    let v: Value =
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
+    // The JSON says what the typed event says.
+    match &e.kind {
+        EventKind::Denied(d) => {
+            assert_eq!(v["event"], "denied");
+            assert_eq!(v["code"], d.code.code());
+            assert_eq!(v["reason"], d.reason.name());
+        }
+        EventKind::Completed(c) => {
+            assert_eq!(v["event"], "completed");
+            assert_eq!(v["code"], c.code.code());
+            assert_eq!(v["path"], c.path);
+            assert_eq!(v["received_bytes"], c.received_bytes);
+        }
+        _ => panic!("unknown event kind"),
+    }
+    assert_eq!(v["request_id"], e.request_id);
+    v
 }
 
 /// A loopback port with nothing listening.

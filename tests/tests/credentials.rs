@@ -130,6 +130,40 @@ fn the_guest_cannot_set_or_override_an_injected_header() {
 }
 
 #[test]
+fn a_connection_that_carried_a_guest_body_and_a_credential_is_never_reused() {
+    // A server the guest's body desynchronizes could take the next request, credential
+    // included, for that body's continuation and echo it back; so such a connection is closed.
+    let api = quiet_server(6);
+    let ctx = ctx_builder([api.origin()])
+        .inject_header(api.origin(), "authorization", SECRET)
+        .build()
+        .unwrap();
+    let mut p = Proxy::new(ctx);
+    for _ in 0..2 {
+        let (_, h) = p
+            .req(&api.url("/upload"), "POST", "", b"guest bytes")
+            .unwrap();
+        assert_eq!(p.read_body(h).unwrap(), b"ok");
+        assert_eq!(p.close(h), 0);
+    }
+    assert_eq!(
+        api.accepted(),
+        2,
+        "a new connection per request with a body"
+    );
+    for _ in 0..2 {
+        let (_, h) = p.get(&api.url("/read"));
+        assert_eq!(p.read_body(h).unwrap(), b"ok");
+        assert_eq!(p.close(h), 0);
+    }
+    assert_eq!(
+        api.accepted(),
+        3,
+        "requests without a body share one connection"
+    );
+}
+
+#[test]
 fn a_redirect_does_not_carry_the_credential_anywhere() {
     let elsewhere = quiet_server(1);
     let api = TestServer::scripted(vec![Reply::raw(format!(
@@ -267,21 +301,22 @@ fn a_server_requiring_a_client_certificate_refuses_a_request_without_one() {
 fn a_bad_client_certificate_is_a_configuration_error() {
     let ca = TestCa::new();
     let (cert, _) = ca.client_identity("c");
-    for (cert, key) in [
-        (cert.clone(), "not a key".to_owned()),
-        (
-            "not a cert".to_owned(),
-            TestCa::new().client_identity("d").1,
-        ),
+    let (good_cert, good_key) = ca.client_identity("e");
+    let other_key = TestCa::new().client_identity("d").1;
+    for (pattern, cert, key) in [
+        ("https://127.0.0.1:1", cert.clone(), "not a key".to_owned()),
+        ("https://127.0.0.1:1", "not a cert".to_owned(), other_key),
+        ("http://127.0.0.1:1", good_cert, good_key),
     ] {
         let e = ctx_builder(["https://127.0.0.1:1"])
-            .client_certificate("https://127.0.0.1:1", cert, key)
+            .client_certificate(pattern, cert, key)
             .build()
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("client certificate for `https://127.0.0.1:1`"),
+            e.starts_with(&format!("client certificate for `{pattern}`")),
             "{e}"
         );
+        assert!(!e.contains("PRIVATE KEY"), "{e}");
     }
 }

@@ -169,14 +169,21 @@ fn memory_and_ctx<T: 'static, R>(
 /// checks"; `ARCHITECTURE.md`, "Invariants").
 fn guarded<R>(f: impl FnOnce() -> Result<R, ErrorCode>) -> Result<R, ErrorCode> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        log::error!("a wasi_experimental_http host function panicked: {what:?}");
+        log::error!(
+            "a wasi_experimental_http host function panicked: {:?}",
+            panic_message(&*panic)
+        );
         Err(ErrorCode::RuntimeError)
     })
+}
+
+/// A panic's message, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// The arguments of `req`.
@@ -286,7 +293,19 @@ fn req_prepare(
     args: ReqArgs,
     audit: Option<&Audit>,
 ) -> Result<Prepared, ErrorCode> {
-    req_admit(mem, ctx, args, audit).map_err(|refusal| {
+    // A panic while admitting still ends in the request's one event: the panic guard would
+    // turn it into `runtime_error` (12) anyway, so it is caught here, before the event.
+    let admitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        req_admit(mem, ctx, args, audit)
+    }))
+    .unwrap_or_else(|panic| {
+        log::error!(
+            "a wasi_experimental_http host function panicked: {:?}",
+            panic_message(&*panic)
+        );
+        Err(ErrorCode::RuntimeError.into())
+    });
+    admitted.map_err(|refusal| {
         if let Some(audit) = audit {
             let url = args.url.bytes(mem).unwrap_or_default();
             let method = args.method.bytes(mem).unwrap_or_default();

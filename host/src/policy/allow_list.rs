@@ -31,6 +31,11 @@ impl OriginPattern {
         parse_entry(text)
     }
 
+    /// Whether the pattern is for `https` origins.
+    pub(crate) fn is_https(&self) -> bool {
+        self.scheme == Scheme::Https
+    }
+
     /// Whether `origin` matches, by the allow-list's rules.
     pub(crate) fn matches(&self, origin: &Origin) -> bool {
         if self.scheme != origin.scheme || self.port != origin.port {
