@@ -3,11 +3,8 @@
 //! into an exit status.
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use wasi_experimental_http_wasmtime as host;
@@ -30,7 +27,12 @@ struct Data {
 /// Loads, instantiates and runs the module as `cli` describes.
 pub(crate) fn run(cli: &Cli) -> wasmtime::Result<()> {
     // Configuration errors first: a bad option should not cost a module compilation.
-    let http = http_ctx(cli)?;
+    // Declared before the store, so dropped after it: every event is written before exit.
+    let audit_log = match &cli.audit_log {
+        Some(path) => Some(open_audit_log(path)?),
+        None => None,
+    };
+    let http = http_ctx(cli, audit_log.as_ref())?;
     let wasi = wasi_ctx(cli)?;
 
     let mut config = Config::new();
@@ -145,7 +147,7 @@ impl std::error::Error for WallTimeout {}
 
 /// The HTTP context: every production knob maps onto one builder call; an option left out
 /// keeps the host's default, so the defaults live in one place (the host's `Limits`/`Timeouts`).
-fn http_ctx(cli: &Cli) -> wasmtime::Result<host::HttpCtx> {
+fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Result<host::HttpCtx> {
     let mut timeouts = host::Timeouts::default();
     if let Some(d) = cli.connect_timeout {
         timeouts.connect = d;
@@ -220,11 +222,10 @@ fn http_ctx(cli: &Cli) -> wasmtime::Result<host::HttpCtx> {
         let quota = host::Quota::new(*limits).context("bad --quota")?;
         builder = builder.quota(quota);
     }
-    if let Some(path) = &cli.audit_log {
-        let log = AuditLog::open(path)?;
+    if let Some(log) = audit_log {
         builder = builder
             .audit_query(cli.audit_query)
-            .on_event(move |event| log.write(event));
+            .on_event(log.observer());
     }
     let mut ctx = builder.build().context("invalid HTTP configuration")?;
     for (key, value) in &cli.label {
@@ -233,45 +234,20 @@ fn http_ctx(cli: &Cli) -> wasmtime::Result<host::HttpCtx> {
     Ok(ctx)
 }
 
-/// `--audit-log`: JSON Lines, one event per line, written and flushed as each event comes
-/// (`README.md`, "For operators").
-struct AuditLog {
-    out: Mutex<Box<dyn Write + Send>>,
-    /// Set after the first failed write, so a full disk is reported once, not per request.
-    failed: AtomicBool,
-}
-
-impl AuditLog {
-    fn open(path: &Path) -> wasmtime::Result<AuditLog> {
-        let out: Box<dyn Write + Send> = if path == Path::new("-") {
-            Box::new(std::io::stderr())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .with_context(|| format!("failed to open --audit-log `{}`", path.display()))?,
-            )
-        };
-        Ok(AuditLog {
-            out: Mutex::new(out),
-            failed: AtomicBool::new(false),
-        })
-    }
-
-    fn write(&self, event: &host::Event<'_>) {
-        let mut line = event.to_json();
-        line.push('\n');
-        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
-        // One write per line: with O_APPEND, lines of concurrent writers do not interleave.
-        let written = out.write_all(line.as_bytes()).and_then(|()| out.flush());
-        if let Err(e) = written
-            && !self.failed.swap(true, Ordering::Relaxed)
-        {
-            log::error!("writing the audit log failed: {e}");
-        }
-    }
+/// `--audit-log`: JSON Lines appended to PATH (`-`: stderr), one event per line, each flushed
+/// as it is written, by the host's writer thread (`README.md`, "For operators").
+fn open_audit_log(path: &Path) -> wasmtime::Result<host::JsonLinesLog> {
+    let log = if path == Path::new("-") {
+        host::JsonLinesLog::new(std::io::stderr())
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("failed to open --audit-log `{}`", path.display()))?;
+        host::JsonLinesLog::new(file)
+    };
+    log.context("failed to start the audit log writer")
 }
 
 /// The WASI context: host stdio, `argv`, `--env` variables and `--dir` preopens, nothing else

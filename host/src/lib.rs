@@ -42,7 +42,7 @@ mod workers;
 #[cfg(feature = "async")]
 pub use abi::add_to_linker_async;
 pub use abi::{FUNCTIONS, MODULE, add_to_linker};
-pub use audit::{Completed, Denied, DenyReason, Event, EventKind, Phases};
+pub use audit::{Completed, Denied, DenyReason, Event, EventKind, JsonLinesLog, Phases};
 pub use config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,

@@ -1,6 +1,6 @@
 //! The cost of auditing and quotas on the request rate: the `fetch` guest doing sequential
-//! 100-byte keep-alive GETs against the loopback server, with no observer, with an observer
-//! writing every event as a JSON line to a file (write and flush per event, as the CLI's
+//! 100-byte keep-alive GETs against the loopback server, with no observer, with every event
+//! written as a JSON line to a file by `JsonLinesLog` (flushed per line, as the CLI's
 //! `--audit-log` does), and with that plus three quotas (lifetime and windowed).
 //!
 //! `cargo run --release -p bench --bin audit_overhead [-- ROUNDS REQUESTS]` (default 9 rounds of
@@ -14,7 +14,6 @@
 )]
 
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,7 +21,10 @@ use std::time::{Duration, Instant};
 use bench::{builder_for, start_server};
 use e2e::guests::guest_wasm;
 use e2e::run::run_guest;
-use wasi_experimental_http_wasmtime::{HttpCtx, Quota, QuotaLimits};
+use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog, Quota, QuotaLimits};
+
+/// The logs of finished rounds, dropped (so flushed) before the lines are counted.
+static SINKS: Mutex<Vec<JsonLinesLog>> = Mutex::new(Vec::new());
 
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
@@ -39,14 +41,11 @@ fn ctx(url: &str, variant: Variant, log: &PathBuf) -> HttpCtx {
             .append(true)
             .open(log)
             .unwrap();
-        let out = Mutex::new(file);
-        builder = builder.on_event(move |e| {
-            let mut line = e.to_json();
-            line.push('\n');
-            let mut f = out.lock().unwrap();
-            f.write_all(line.as_bytes()).unwrap();
-            f.flush().unwrap();
-        });
+        // The CLI's `--audit-log` writer: formatted on the guest's thread, written and flushed
+        // per line by a writer thread.
+        let sink = JsonLinesLog::new(file).unwrap();
+        builder = builder.on_event(sink.observer());
+        SINKS.lock().unwrap().push(sink);
     }
     if variant == Variant::JsonLinesAndQuotas {
         let big = u64::MAX / 4;
@@ -104,6 +103,22 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).map_or(9, |a| a.parse().unwrap());
     let requests: usize = args.get(2).map_or(3000, |a| a.parse().unwrap());
+    // `plain`, `jsonl` or `quotas`: that variant alone, once, no table (for instruction
+    // counts under callgrind: see BENCHMARKS.md).
+    if let Some(only) = args.get(3) {
+        let variant = match only.as_str() {
+            "plain" => Variant::Plain,
+            "jsonl" => Variant::JsonLines,
+            "quotas" => Variant::JsonLinesAndQuotas,
+            other => panic!("unknown variant {other}"),
+        };
+        let url = start_server();
+        let log = std::env::temp_dir().join(format!("audit-only-{}.jsonl", std::process::id()));
+        rate(&url, requests, variant, &log);
+        SINKS.lock().unwrap().clear();
+        std::fs::remove_file(&log).ok();
+        return;
+    }
     let url = start_server();
     let log = std::env::temp_dir().join(format!("audit-overhead-{}.jsonl", std::process::id()));
     // Compile the guest and warm the pool before timing.
@@ -121,6 +136,7 @@ fn main() {
             results[i].push(rate(&url, requests, variants[i], &log));
         }
     }
+    SINKS.lock().unwrap().clear();
     let lines = std::fs::read_to_string(&log).map_or(0, |s| s.lines().count());
     std::fs::remove_file(&log).ok();
     let base = median(results[0].clone());
@@ -131,7 +147,7 @@ fn main() {
     println!("|---|---|---|");
     for (i, name) in [
         "no observer, no quota",
-        "observer writing JSON Lines to a file (flush per event)",
+        "JSON Lines to a file (JsonLinesLog, as --audit-log: flush per line)",
         "JSON Lines + 3 quotas (lifetime, windowed, per context)",
     ]
     .iter()
