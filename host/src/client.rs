@@ -15,6 +15,7 @@ use crate::url;
 use crate::workers::{Completion, Workers};
 use std::sync::Arc;
 use std::time::Instant;
+use zeroize::Zeroizing;
 
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
@@ -142,7 +143,8 @@ pub(crate) struct BodyRead {
 pub(crate) struct Prepared {
     endpoint: Endpoint,
     admission: Admission,
-    head: Vec<u8>,
+    /// Zeroed on drop: through a proxy it carries the proxy's credentials.
+    head: Zeroizing<Vec<u8>>,
     body_len: usize,
     idempotent: bool,
     is_head: bool,
@@ -163,7 +165,10 @@ impl Prepared {
 
     /// The audit record of this request, if the client has an observer.
     pub(crate) fn trail(&self, audit: Option<crate::audit::Audit>) -> Option<Trail> {
-        audit.map(|a| a.trail(&self.endpoint.origin, &self.head, self.sent_bytes()))
+        audit.map(|a| {
+            a.trail(&self.endpoint.origin, &self.head, self.sent_bytes())
+                .through(self.endpoint.proxy_name())
+        })
     }
 }
 
@@ -183,7 +188,8 @@ impl Client {
         }
         let target = url::parse_url(utf8(req.url)?)?;
         let authority = target.origin.authority();
-        let endpoint = Endpoint::new(target.origin)?;
+        let mut endpoint = Endpoint::new(target.origin)?;
+        endpoint.via = self.dialer.proxies.route(&endpoint.origin);
         if req.method.len() > MAX_METHOD_LEN {
             return Err(http1::RequestError::Method.into());
         }
@@ -192,13 +198,13 @@ impl Client {
         if req.headers.len() > limits.max_request_headers {
             return Err(HttpError::RequestHeadersTooLarge);
         }
-        let head = http1::encode_request_head(
+        let mut head = Zeroizing::new(http1::encode_request_head(
             method,
             &authority,
-            &target.path_and_query,
+            &endpoint.request_target(&target.path_and_query),
             utf8(req.headers)?,
             req.body.len(),
-        )?;
+        )?);
         if req.body.len() > limits.max_request_body {
             return Err(HttpError::RequestBodyTooLarge);
         }
@@ -206,6 +212,7 @@ impl Client {
             .allow_list
             .admit(&endpoint.origin)
             .ok_or(HttpError::NotAllowed)?;
+        endpoint.authorize(&mut head);
         Ok(Prepared {
             endpoint,
             admission,
@@ -342,7 +349,7 @@ impl Client {
         // A small body goes out with the head in one write (one TLS record, one segment); a
         // large one is written straight from guest memory rather than copied.
         if body.len() <= COALESCE_BODY {
-            let mut request = Vec::with_capacity(head.len() + body.len());
+            let mut request = Zeroizing::new(Vec::with_capacity(head.len() + body.len()));
             request.extend_from_slice(head);
             request.extend_from_slice(body);
             sent(conn.write_all(&request, clock))?;
@@ -386,6 +393,10 @@ impl Client {
                 StatusClass::Final => break parsed,
             }
         };
+        // Through a proxy in absolute-form, a 407 is the proxy's (RFC 9110 §15.5.8).
+        if head.status == 407 && req.endpoint.absolute_form() {
+            return Err(crate::error::ProxyError::AuthRequired(407).into());
+        }
         clock.disarm_header();
         let now = Instant::now();
         stats.phases.head = Some(now.saturating_duration_since(began));
