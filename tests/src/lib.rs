@@ -15,6 +15,7 @@
 pub mod abi;
 pub mod guests;
 pub mod nginx;
+pub mod proxy;
 pub mod run;
 pub mod server;
 pub mod tls;

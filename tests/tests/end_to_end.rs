@@ -23,5 +23,6 @@ mod production_nginx;
 mod production_policy;
 mod production_reuse;
 mod production_timeouts;
+mod proxy;
 mod quotas;
 mod tls;
