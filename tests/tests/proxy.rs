@@ -27,6 +27,65 @@ use e2e::tls::TestCa;
 use serde_json::Value;
 use wasi_experimental_http_wasmtime::{ErrorCode, Event, HttpCtx, HttpCtxBuilder};
 
+/// Secrets the tests configure; no host log line may contain one.
+const SECRETS: [&str; 4] = [
+    "s3cret-pw",
+    "YWxpY2U6czNjcmV0LXB3", // base64("alice:s3cret-pw")
+    "open sesame",
+    "QWxhZGRpbjpvcGVuIHNlc2FtZQ==", // base64("Aladdin:open sesame")
+];
+
+/// Watches every log line of the host (at debug level) for [`SECRETS`]; keeps the ones that
+/// leak, and counts the lines seen so a test knows the logger was listening.
+struct LeakWatch {
+    seen: std::sync::atomic::AtomicUsize,
+    leaks: Mutex<Vec<String>>,
+}
+
+static LEAK_WATCH: LeakWatch = LeakWatch {
+    seen: std::sync::atomic::AtomicUsize::new(0),
+    leaks: Mutex::new(Vec::new()),
+};
+
+impl log::Log for LeakWatch {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = record.args().to_string();
+        self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if SECRETS.iter().any(|s| line.contains(s)) {
+            self.leaks.lock().unwrap().push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs [`LEAK_WATCH`] (once per test binary) and returns the lines seen so far.
+fn watch_logs() -> usize {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        if log::set_logger(&LEAK_WATCH).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    });
+    LEAK_WATCH.seen.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Asserts the host logged since `before` (so the watch was on) and leaked no secret.
+#[track_caller]
+fn assert_no_leaked_secret(before: usize) {
+    let seen = LEAK_WATCH.seen.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        seen > before,
+        "the host logged nothing: is the watch installed?"
+    );
+    let leaks = LEAK_WATCH.leaks.lock().unwrap();
+    assert!(leaks.is_empty(), "secrets in log lines: {leaks:#?}");
+}
+
 /// The audit events of a context, as JSON.
 #[derive(Clone, Default)]
 struct Events(Arc<Mutex<Vec<String>>>);
@@ -153,6 +212,7 @@ fn http_goes_to_the_proxy_in_absolute_form() {
 
 #[test]
 fn proxy_credentials_accepted_and_rejected() {
+    let logged = watch_logs();
     let nginx = Nginx::start();
     let proxy = Tinyproxy::start_with_auth(Some(("alice", "s3cret-pw")));
     let origins = [nginx.http_origin(), nginx.https_origin()];
@@ -214,6 +274,7 @@ fn proxy_credentials_accepted_and_rejected() {
             "{line}"
         );
     }
+    assert_no_leaked_secret(logged);
 }
 
 #[test]
@@ -447,6 +508,7 @@ fn each_proxy_failure_has_its_code() {
 
 #[test]
 fn credentials_and_absolute_form_on_the_wire() {
+    let logged = watch_logs();
     let (fake, mut guest, _) = with_fake(
         Reply::raw_then_close("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"),
         |f| format!("http://Aladdin:open%20sesame@127.0.0.1:{}", f.port()),
@@ -476,6 +538,7 @@ fn credentials_and_absolute_form_on_the_wire() {
         "CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\
          Proxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n"
     );
+    assert_no_leaked_secret(logged);
 }
 
 #[test]
