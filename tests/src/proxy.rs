@@ -204,3 +204,106 @@ Allow 127.0.0.1
     }
     conf
 }
+
+/// A minimal in-process `CONNECT` relay that records every byte the client sent through it:
+/// what a proxy on the path of an `https` request gets to see. It serves one tunnel at a time
+/// (enough for a test), to any loopback target, and stops when dropped.
+pub struct RecordingRelay {
+    addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl RecordingRelay {
+    /// Starts the relay on a fresh loopback port.
+    pub fn start() -> RecordingRelay {
+        use std::io::{Read, Write};
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((mut client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_millis(50)))
+                    .unwrap();
+                // The CONNECT head, byte by byte so nothing after it is consumed here.
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && !stop2.load(Ordering::SeqCst) {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        Ok(_) => break,
+                        Err(_) => continue,
+                    }
+                }
+                seen2.lock().unwrap().extend_from_slice(&head);
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text.split(' ').nth(1).unwrap_or_default().to_owned();
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    continue;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                upstream
+                    .set_read_timeout(Some(Duration::from_millis(10)))
+                    .unwrap();
+                client
+                    .set_read_timeout(Some(Duration::from_millis(10)))
+                    .unwrap();
+                let mut buf = [0u8; 16 * 1024];
+                // Copy both ways until either side closes or the relay stops.
+                'tunnel: while !stop2.load(Ordering::SeqCst) {
+                    for (mut from, mut to, record) in
+                        [(&client, &upstream, true), (&upstream, &client, false)]
+                    {
+                        match from.read(&mut buf) {
+                            Ok(0) => break 'tunnel,
+                            Ok(n) => {
+                                if record {
+                                    seen2.lock().unwrap().extend_from_slice(&buf[..n]);
+                                }
+                                if to.write_all(&buf[..n]).is_err() {
+                                    break 'tunnel;
+                                }
+                            }
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(_) => break 'tunnel,
+                        }
+                    }
+                }
+            }
+        });
+        RecordingRelay { addr, seen, stop }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every byte clients sent, `CONNECT` heads included, in order.
+    pub fn seen(&self) -> Vec<u8> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RecordingRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}

@@ -647,3 +647,53 @@ fn proxy_configuration_errors() {
     );
     assert!(!debug.contains("hunter2"), "{debug}");
 }
+
+/// What a proxy on the path of an `https` request sees: the `CONNECT` head, then ciphertext.
+/// Neither the path, nor a header value, nor the body crosses it in clear.
+#[test]
+fn the_proxy_sees_no_plaintext_of_an_https_request() {
+    let ca = TestCa::new();
+    let origin = TestServer::echo_tls(ca.localhost_config());
+    let relay = e2e::proxy::RecordingRelay::start();
+    let mut guest = Guest::new(
+        ctx_builder([origin.origin()])
+            .add_root_certificates_pem(ca.pem())
+            .unwrap()
+            .only_custom_roots(true)
+            .proxy(relay.url())
+            .build()
+            .unwrap(),
+    );
+    let url = origin.url("/very-private-path?token=PATH-SECRET");
+    let (status, handle) = guest
+        .req(&url, "POST", "X-Api-Key: HEADER-SECRET\n", b"BODY-SECRET")
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(guest.read_body(handle).unwrap(), b"BODY-SECRET");
+    let got = &origin.wait_requests(1)[0];
+    assert_eq!(got.header("x-api-key"), Some("HEADER-SECRET"));
+
+    let seen = relay.seen();
+    let text = String::from_utf8_lossy(&seen);
+    let connect = format!(
+        "CONNECT 127.0.0.1:{0} HTTP/1.1\r\nHost: 127.0.0.1:{0}\r\n\r\n",
+        origin.port()
+    );
+    assert!(text.starts_with(&connect), "{text:?}");
+    assert!(
+        seen.len() > connect.len() + 100,
+        "the TLS session went through the relay"
+    );
+    for secret in [
+        "very-private-path",
+        "PATH-SECRET",
+        "HEADER-SECRET",
+        "X-Api-Key",
+        "BODY-SECRET",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} crossed the proxy in clear"
+        );
+    }
+}
