@@ -24,7 +24,9 @@ const AFTER_HELP: &str = "\
 Outbound HTTP is denied unless --allowed-host admits the URL's origin. Entries look like
 `https://example.com`, `http://127.0.0.1:8080`, `https://*.example.com`, `!https://deny.example.com`,
 or `insecure:allow-all`. Loopback and private addresses are refused unless the entry names them
-literally (or `localhost`), or --allow-private-addresses is given.
+literally (or `localhost`), or --allow-private-addresses is given. Through a proxy, the proxy
+resolves host names: the address checks then apply to the proxy's own address and to URLs that
+name an IP address, not to the addresses host names reach.
 
 Exit status: the guest's own exit code when it calls proc_exit; 0 when the invoked function
 returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 124 (like `timeout`) when
@@ -175,6 +177,31 @@ pub struct Cli {
     /// [default: none]
     #[arg(long, value_name = "SPEC", value_parser = parse_quota)]
     pub quota: Vec<host::QuotaLimits>,
+
+    /// Send the guest's requests through this HTTP proxy, `http://[USER:PASSWORD@]HOST:PORT`:
+    /// https URLs through a CONNECT tunnel (TLS stays end to end with the origin), http URLs in
+    /// absolute-form. The allow-list still decides first. A password here is visible in the
+    /// process list: prefer --proxy-from-env [default: none, direct connections]
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Hosts that bypass the proxy, comma-separated, as curl's NO_PROXY: `*`, a name (and every
+    /// name below it), an IP address or a CIDR range such as 10.0.0.0/8; no ports (repeatable)
+    /// [default: none]
+    #[arg(long = "no-proxy", value_name = "LIST")]
+    pub no_proxy: Vec<String>,
+
+    /// Take the proxy from the environment: https_proxy or HTTPS_PROXY for https URLs,
+    /// http_proxy or HTTP_PROXY for http URLs, no_proxy or NO_PROXY (lowercase first; a value
+    /// without `scheme://` means http://). --proxy and --no-proxy override them [default: off,
+    /// proxy variables are ignored]
+    #[arg(long)]
+    pub proxy_from_env: bool,
+
+    /// Let the proxy's host name resolve to a loopback or private address (a proxy given by
+    /// its IP address needs no opt-in) [default: off]
+    #[arg(long)]
+    pub proxy_allow_internal: bool,
 
     /// The WebAssembly module to run (binary or text format), then the arguments to pass to it
     // One positional holds both, as in `wasmtime run`: once MODULE is seen, every later word
@@ -721,6 +748,27 @@ mod tests {
         ] {
             assert!(help.contains(needle), "missing {needle:?} in help");
         }
+    }
+
+    #[test]
+    fn proxy_options() {
+        let cli = parse(&[
+            "--proxy",
+            "http://127.0.0.1:3128",
+            "--no-proxy",
+            "a.example, b.example",
+            "--no-proxy",
+            "10.0.0.0/8",
+            "--proxy-from-env",
+            "--proxy-allow-internal",
+            "m.wasm",
+        ])
+        .unwrap();
+        assert_eq!(cli.proxy.as_deref(), Some("http://127.0.0.1:3128"));
+        assert_eq!(cli.no_proxy, ["a.example, b.example", "10.0.0.0/8"]);
+        assert!(cli.proxy_from_env && cli.proxy_allow_internal);
+        let cli = parse(&["m.wasm"]).unwrap();
+        assert!(cli.proxy.is_none() && !cli.proxy_from_env && cli.no_proxy.is_empty());
     }
 
     #[test]

@@ -147,6 +147,67 @@ impl std::error::Error for WallTimeout {}
 
 /// The HTTP context: every production knob maps onto one builder call; an option left out
 /// keeps the host's default, so the defaults live in one place (the host's `Limits`/`Timeouts`).
+/// The proxy options: `--proxy` and `--no-proxy`, over the conventional variables when
+/// `--proxy-from-env` asks for them (`env` reads one). Mistakes in the values are the
+/// builder's to report, without the credentials.
+fn proxy_options(
+    cli: &Cli,
+    mut builder: host::HttpCtxBuilder,
+    env: impl Fn(&str) -> Option<String>,
+) -> host::HttpCtxBuilder {
+    // curl's order: lowercase first. An empty value is unset.
+    let var = |names: [&str; 2]| {
+        names
+            .into_iter()
+            .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
+    };
+    // `proxy.corp:3128` is how these variables are often written: http, as curl reads it.
+    let with_scheme = |v: String| {
+        let v = v.trim().to_owned();
+        if v.contains("://") {
+            v
+        } else {
+            format!("http://{v}")
+        }
+    };
+    let (mut http, mut https, mut no_proxy) = (None, None, Vec::new());
+    if cli.proxy_from_env {
+        http = var(["http_proxy", "HTTP_PROXY"]).map(with_scheme);
+        https = var(["https_proxy", "HTTPS_PROXY"]).map(with_scheme);
+        // NO_PROXY means something only with a proxy to bypass.
+        if http.is_some() || https.is_some() {
+            no_proxy.extend(var(["no_proxy", "NO_PROXY"]));
+        }
+    }
+    if let Some(url) = &cli.proxy {
+        http = Some(url.clone());
+        https = Some(url.clone());
+    }
+    if !cli.no_proxy.is_empty() {
+        no_proxy.clone_from(&cli.no_proxy);
+    }
+    if let Some(url) = http {
+        builder = builder.http_proxy(url);
+    }
+    if let Some(url) = https {
+        builder = builder.https_proxy(url);
+    }
+    let entries: Vec<String> = no_proxy
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !entries.is_empty() {
+        builder = builder.no_proxy(entries);
+    }
+    if cli.proxy_allow_internal {
+        builder = builder.proxy_allow_internal(true);
+    }
+    builder
+}
+
 fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Result<host::HttpCtx> {
     let mut timeouts = host::Timeouts::default();
     if let Some(d) = cli.connect_timeout {
@@ -222,6 +283,7 @@ fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Resu
         let quota = host::Quota::new(*limits).context("bad --quota")?;
         builder = builder.quota(quota);
     }
+    builder = proxy_options(cli, builder, |name| std::env::var(name).ok());
     if let Some(log) = audit_log {
         builder = builder
             .audit_query(cli.audit_query)
@@ -447,6 +509,70 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
     use super::*;
+    use clap::Parser as _;
+
+    /// What [`proxy_options`] made of `args` and `vars`, as the builder's (redacted) `Debug`
+    /// shows its proxy settings.
+    fn proxies(args: &[&str], vars: &[(&str, &str)]) -> String {
+        let cli = Cli::try_parse_from(
+            std::iter::once("wasmtime-http")
+                .chain(args.iter().copied())
+                .chain(["m.wasm"]),
+        )
+        .unwrap();
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let debug = format!("{:?}", proxy_options(&cli, host::HttpCtx::builder(), env));
+        debug
+            .split_once("proxy: ")
+            .map(|(_, p)| p.to_owned())
+            .unwrap()
+    }
+
+    #[test]
+    fn proxy_variables_are_read_only_when_asked() {
+        let vars = [
+            ("HTTPS_PROXY", "proxy.corp:3128"),
+            ("https_proxy", "http://lower:1"),
+            ("HTTP_PROXY", "http://upper:2"),
+            ("NO_PROXY", "a.example, .b.example,,"),
+        ];
+        let ignored = proxies(&[], &vars);
+        assert!(ignored.contains("http: None, https: None"), "{ignored}");
+        let read = proxies(&["--proxy-from-env"], &vars);
+        assert!(
+            read.contains(r#"http: Some("http://upper:2"), https: Some("http://lower:1")"#),
+            "{read}"
+        );
+        assert!(
+            read.contains(r#"no_proxy: ["a.example", ".b.example"]"#),
+            "{read}"
+        );
+        // A value without a scheme is http; the flags override the variables.
+        let read = proxies(
+            &["--proxy-from-env", "--no-proxy", "c.example"],
+            &[("HTTPS_PROXY", "proxy.corp:3128"), ("NO_PROXY", "x")],
+        );
+        assert!(
+            read.contains(r#"https: Some("http://proxy.corp:3128")"#),
+            "{read}"
+        );
+        assert!(read.contains(r#"no_proxy: ["c.example"]"#), "{read}");
+        let read = proxies(
+            &["--proxy-from-env", "--proxy", "http://u:pw@flag:3"],
+            &vars,
+        );
+        assert!(
+            read.contains(r#"http: Some("http://***@flag:3"), https: Some("http://***@flag:3")"#),
+            "{read}"
+        );
+        // NO_PROXY alone configures nothing.
+        let read = proxies(&["--proxy-from-env"], &[("NO_PROXY", "x")]);
+        assert!(read.contains("no_proxy: []"), "{read}");
+    }
 
     fn i32_of(text: &str) -> Option<i32> {
         match parse_param(&ValType::I32, text) {

@@ -813,3 +813,152 @@ fn precompiled_modules_run_only_with_allow_precompiled() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "3\n");
 }
+
+/// A fake HTTP proxy: answers one request with `200 OK` and hands its head (the 4-byte body
+/// excluded) to the test. Returns its `host:port` and the receiver.
+fn recording_proxy() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut conn, _)) = listener.accept() {
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !seen.ends_with(b"\r\n\r\nbody") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&seen[..seen.len() - 4]).into_owned();
+            let _ = tx.send(head);
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn proxy_option_sends_http_in_absolute_form_with_credentials() {
+    let (proxy, heard) = recording_proxy();
+    let m = http_guest("proxy-flag", "http://127.0.0.1:9/x?y");
+    let proxy_url = format!("http://Aladdin:open%20sesame@{proxy}");
+    let out = run(&[
+        "-a",
+        "http://127.0.0.1:9",
+        "--proxy",
+        &proxy_url,
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n200\n");
+    let head = heard.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        head.starts_with("GET http://127.0.0.1:9/x?y HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
+        "{head}"
+    );
+}
+
+/// The conventional variables count only with `--proxy-from-env`; NO_PROXY sends a host
+/// direct.
+#[test]
+fn proxy_variables_only_with_proxy_from_env() {
+    let with_env = |args: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmtime-http"));
+        cmd.args(args).env_remove("RUST_LOG");
+        for name in [
+            "http_proxy",
+            "HTTP_PROXY",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            cmd.env_remove(name);
+        }
+        cmd.envs(vars.iter().copied()).output().unwrap()
+    };
+    // Ignored without the flag: the request goes direct to the server.
+    let origin = one_shot_server();
+    let m = http_guest("proxy-env-ignored", &format!("{origin}/x"));
+    let out = with_env(
+        &["-a", &origin, "-i", "go", m.to_str().unwrap()],
+        &[("http_proxy", "127.0.0.1:9")],
+    );
+    assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
+
+    // With the flag: a value without a scheme is an http:// proxy.
+    let (proxy, heard) = recording_proxy();
+    let m = http_guest("proxy-env", "http://127.0.0.1:9/env");
+    let out = with_env(
+        &[
+            "--proxy-from-env",
+            "-a",
+            "http://127.0.0.1:9",
+            "-i",
+            "go",
+            m.to_str().unwrap(),
+        ],
+        &[("HTTP_PROXY", proxy.as_str())],
+    );
+    assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
+    let head = heard.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        head.starts_with("GET http://127.0.0.1:9/env HTTP/1.1\r\n"),
+        "{head}"
+    );
+
+    // NO_PROXY: direct, although the proxy variable names a port nothing listens on.
+    let origin = one_shot_server();
+    let m = http_guest("proxy-env-bypassed", &format!("{origin}/x"));
+    let out = with_env(
+        &[
+            "--proxy-from-env",
+            "-a",
+            &origin,
+            "-i",
+            "go",
+            m.to_str().unwrap(),
+        ],
+        &[
+            ("http_proxy", "127.0.0.1:9"),
+            ("no_proxy", "localhost, 127.0.0.1"),
+        ],
+    );
+    assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
+}
+
+#[test]
+fn bad_proxy_options_are_one_line_errors_without_the_password() {
+    for (args, needle) in [
+        (
+            &["--proxy", "https://u:hunter2@127.0.0.1:3128"][..],
+            "not supported",
+        ),
+        (&["--proxy", "http://u:hunter2@127.0.0.1"][..], "port"),
+        (&["--no-proxy", "example.com"][..], "no proxy"),
+        (
+            &[
+                "--proxy",
+                "http://127.0.0.1:3128",
+                "--no-proxy",
+                "example.com:80",
+            ][..],
+            "example.com:80",
+        ),
+    ] {
+        let mut all = args.to_vec();
+        all.push("m.wasm");
+        let err = one_line_error(&run(&all), 1);
+        assert!(
+            err.contains(needle) && !err.contains("hunter2"),
+            "{args:?}: {err}"
+        );
+    }
+}

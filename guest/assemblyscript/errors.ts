@@ -43,6 +43,10 @@ export namespace ErrorCode {
   export const CONNECTION_ERROR: u32 = 35;
   export const INTERRUPTED: u32 = 36;
   export const QUOTA_EXCEEDED: u32 = 37;
+  export const PROXY_CONNECTION_FAILED: u32 = 38;
+  export const PROXY_TUNNEL_REFUSED: u32 = 39;
+  export const PROXY_AUTH_REQUIRED: u32 = 40;
+  export const PROXY_RESPONSE_MALFORMED: u32 = 41;
 }
 
 /** The abi.md name of `code` (`"buffer_too_small"`), or `"unknown"` for a code this package does
@@ -87,6 +91,10 @@ export function errorName(code: u32): string {
     case ErrorCode.CONNECTION_ERROR: return "connection_error";
     case ErrorCode.INTERRUPTED: return "interrupted";
     case ErrorCode.QUOTA_EXCEEDED: return "quota_exceeded";
+    case ErrorCode.PROXY_CONNECTION_FAILED: return "proxy_connection_failed";
+    case ErrorCode.PROXY_TUNNEL_REFUSED: return "proxy_tunnel_refused";
+    case ErrorCode.PROXY_AUTH_REQUIRED: return "proxy_auth_required";
+    case ErrorCode.PROXY_RESPONSE_MALFORMED: return "proxy_response_malformed";
     default: return "unknown";
   }
 }
@@ -133,6 +141,10 @@ export function errorMessage(code: u32): string {
     case ErrorCode.CONNECTION_ERROR: return "a network error occurred on the connection";
     case ErrorCode.INTERRUPTED: return "the embedder interrupted the request";
     case ErrorCode.QUOTA_EXCEEDED: return "a quota set by the embedder is used up";
+    case ErrorCode.PROXY_CONNECTION_FAILED: return "the egress proxy could not be reached";
+    case ErrorCode.PROXY_TUNNEL_REFUSED: return "the egress proxy refused the tunnel";
+    case ErrorCode.PROXY_AUTH_REQUIRED: return "the egress proxy requires authentication";
+    case ErrorCode.PROXY_RESPONSE_MALFORMED: return "the egress proxy sent a malformed response";
     default: return "an error this package does not know (a newer host?)";
   }
 }

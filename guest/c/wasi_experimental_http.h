@@ -112,10 +112,14 @@ enum weh_error {
     WEH_CONNECTION_ERROR = 35,
     WEH_INTERRUPTED = 36,
     WEH_QUOTA_EXCEEDED = 37,
+    WEH_PROXY_CONNECTION_FAILED = 38,
+    WEH_PROXY_TUNNEL_REFUSED = 39,
+    WEH_PROXY_AUTH_REQUIRED = 40,
+    WEH_PROXY_RESPONSE_MALFORMED = 41,
 };
 
 /* The highest code this header knows. */
-#define WEH_LAST WEH_QUOTA_EXCEEDED
+#define WEH_LAST WEH_PROXY_RESPONSE_MALFORMED
 
 /* The abi.md name of a code ("buffer_too_small"), or "unknown" for a code above WEH_LAST. */
 static inline const char *weh_error_name(uint32_t code) {
@@ -158,6 +162,10 @@ static inline const char *weh_error_name(uint32_t code) {
     case WEH_CONNECTION_ERROR: return "connection_error";
     case WEH_INTERRUPTED: return "interrupted";
     case WEH_QUOTA_EXCEEDED: return "quota_exceeded";
+    case WEH_PROXY_CONNECTION_FAILED: return "proxy_connection_failed";
+    case WEH_PROXY_TUNNEL_REFUSED: return "proxy_tunnel_refused";
+    case WEH_PROXY_AUTH_REQUIRED: return "proxy_auth_required";
+    case WEH_PROXY_RESPONSE_MALFORMED: return "proxy_response_malformed";
     default: return "unknown";
     }
 }
@@ -203,6 +211,10 @@ static inline const char *weh_strerror(uint32_t code) {
     case WEH_CONNECTION_ERROR: return "a network error occurred on the connection";
     case WEH_INTERRUPTED: return "the embedder interrupted the request";
     case WEH_QUOTA_EXCEEDED: return "a quota set by the embedder is used up";
+    case WEH_PROXY_CONNECTION_FAILED: return "the egress proxy could not be reached";
+    case WEH_PROXY_TUNNEL_REFUSED: return "the egress proxy refused the tunnel";
+    case WEH_PROXY_AUTH_REQUIRED: return "the egress proxy requires authentication";
+    case WEH_PROXY_RESPONSE_MALFORMED: return "the egress proxy sent a malformed response";
     default: return "an error this header does not know (a newer host?)";
     }
 }

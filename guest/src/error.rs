@@ -149,6 +149,14 @@ error_enum! {
     /// A quota the embedder set for this instance (requests, bytes sent or received) is used
     /// up.
     QuotaExceeded = 37, "quota_exceeded", "quota exceeded";
+    /// The host could not reach its egress proxy (name, address policy, connection).
+    ProxyConnectionFailed = 38, "proxy_connection_failed", "proxy connection failed";
+    /// The host's egress proxy refused to open a tunnel to the origin.
+    ProxyTunnelRefused = 39, "proxy_tunnel_refused", "proxy refused the tunnel";
+    /// The host's egress proxy rejected the host's credentials (407).
+    ProxyAuthRequired = 40, "proxy_auth_required", "proxy authentication required";
+    /// The host's egress proxy answered `CONNECT` with a malformed response.
+    ProxyResponseMalformed = 41, "proxy_response_malformed", "malformed proxy response";
 }
 
 /// A nonzero code this version of the crate has no [`Error`] variant for (a newer host may
@@ -255,7 +263,7 @@ mod tests {
 
     #[test]
     fn codes_are_dense_and_round_trip() {
-        assert_eq!(Error::ALL.len(), 37);
+        assert_eq!(Error::ALL.len(), 41);
         for (i, e) in Error::ALL.iter().enumerate() {
             assert_eq!(e.code() as usize, i + 1, "{}", e.name());
             assert_eq!(Error::from_code(e.code()), Some(*e));
@@ -267,9 +275,9 @@ mod tests {
         assert_eq!(Error::from_code(0), None);
         assert_eq!(Error::check(0), Ok(()));
         assert_eq!(Error::check(5), Err(Error::HeaderNotFound));
-        let unknown = Error::from_code(38).unwrap();
-        assert!(matches!(unknown, Error::Unknown(c) if c.get() == 38));
-        assert_eq!(unknown.code(), 38);
+        let unknown = Error::from_code(42).unwrap();
+        assert!(matches!(unknown, Error::Unknown(c) if c.get() == 42));
+        assert_eq!(unknown.code(), 42);
         assert_eq!(Error::from_code(u32::MAX).unwrap().code(), u32::MAX);
         assert_eq!(Error::from_code(99).unwrap().name(), "unknown");
     }
@@ -278,7 +286,7 @@ mod tests {
     fn one_spelling_per_code() {
         // Every number maps to one value, and that value maps back to the same number: a known
         // code never comes back as `Unknown`.
-        for code in (1..=40).chain([u32::MAX - 1, u32::MAX]) {
+        for code in (1..=44).chain([u32::MAX - 1, u32::MAX]) {
             let e = Error::from_code(code).unwrap();
             assert_eq!(e.code(), code);
             let known = Error::ALL.iter().any(|k| k.code() == code);
@@ -301,7 +309,8 @@ mod tests {
         assert_eq!(Error::ConnectionError.code(), 35);
         assert_eq!(Error::Interrupted.code(), 36);
         assert_eq!(Error::QuotaExceeded.code(), 37);
-        let mut names: [&str; 37] = [""; 37];
+        assert_eq!(Error::ProxyResponseMalformed.code(), 41);
+        let mut names: [&str; 41] = [""; 41];
         for (slot, e) in names.iter_mut().zip(Error::ALL) {
             *slot = e.name();
         }

@@ -81,7 +81,8 @@ pub struct Denied {
 pub enum DenyReason {
     /// No allow entry admits the origin, or a deny entry matches it (code 7).
     AllowList,
-    /// The address policy prohibited every resolved address; the first one (code 15).
+    /// The address policy prohibited every resolved address; the first one (code 15; code 38
+    /// when it was the egress proxy's address).
     Address(IpAddr),
     /// A quota's limit (code 37).
     Quota(QuotaKind),
@@ -145,8 +146,15 @@ pub struct Completed<'a> {
     pub reused: bool,
     /// Whether the guest read the body to its framed end.
     pub body_complete: bool,
-    /// Time spent in each phase.
+    /// Time spent in each phase. Through an egress proxy, `dns` and `connect` are the
+    /// proxy's, and `tls` the handshake with the origin through the tunnel.
     pub phases: Phases,
+    /// The egress proxy the request went through (`http://host[:port]`, never its
+    /// credentials), if any.
+    pub proxy: Option<&'a str>,
+    /// The proxy's status when its answer was the failure: a refused `CONNECT`
+    /// (`proxy_tunnel_refused`) or 407 (`proxy_auth_required`).
+    pub proxy_status: Option<u16>,
 }
 
 /// Time spent in each phase of a request; `None` for a phase that did not happen (DNS for an
@@ -245,6 +253,13 @@ impl Event<'_> {
                         Some(d) => j.num(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
                         None => j.0.push_str("null"),
                     }
+                }
+                j.field("proxy");
+                j.opt_string(c.proxy);
+                j.field("proxy_status");
+                match c.proxy_status {
+                    Some(s) => j.num(u64::from(s)),
+                    None => j.0.push_str("null"),
                 }
             }
         }
@@ -529,9 +544,9 @@ impl From<ErrorCode> for Refusal {
 impl From<&HttpError> for Refusal {
     fn from(e: &HttpError) -> Refusal {
         let code = e.code();
-        let reason = match *e {
-            HttpError::AddressProhibited(ip) => DenyReason::Address(ip),
-            HttpError::QuotaExceeded(kind) => DenyReason::Quota(kind),
+        let reason = match (e, e.prohibited_address()) {
+            (_, Some(ip)) => DenyReason::Address(ip),
+            (HttpError::QuotaExceeded(kind), _) => DenyReason::Quota(*kind),
             _ => DenyReason::of_code(code),
         };
         Refusal { code, reason }
@@ -578,6 +593,15 @@ impl Audit {
         let mut words = head.splitn(3, |&b| b == b' ');
         let method = words.next().unwrap_or_default();
         let target = words.next().unwrap_or_default();
+        // An absolute-form target (through a proxy) shows its path, as origin-form does.
+        let target = match target.windows(3).position(|w| w == b"://") {
+            Some(i) if !target.starts_with(b"/") => {
+                let after = target.get(i + 3..).unwrap_or_default();
+                let path = after.iter().position(|&b| b == b'/').unwrap_or(after.len());
+                after.get(path..).unwrap_or_default()
+            }
+            _ => target,
+        };
         let path = if self.with_query {
             target
         } else {
@@ -590,6 +614,7 @@ impl Audit {
             sent_bytes,
             audit: self,
             emitted: false,
+            proxy: None,
         }
     }
 }
@@ -605,6 +630,8 @@ pub(crate) struct Trail {
     path: String,
     sent_bytes: u64,
     emitted: bool,
+    /// The egress proxy's name, if the request goes through one.
+    proxy: Option<Arc<str>>,
 }
 
 impl Drop for Trail {
@@ -648,6 +675,12 @@ pub(crate) struct Ending {
 }
 
 impl Trail {
+    /// Records the egress proxy the request goes through.
+    pub(crate) fn through(mut self, proxy: Option<&Arc<str>>) -> Trail {
+        self.proxy = proxy.cloned();
+        self
+    }
+
     /// The id of the request, for log lines.
     pub(crate) fn id(&self) -> u64 {
         self.audit.id
@@ -663,7 +696,7 @@ impl Trail {
         self.emitted = true;
         let audit = &self.audit;
         let kind = match error {
-            Some(e @ HttpError::AddressProhibited(_)) => {
+            Some(e) if e.prohibited_address().is_some() => {
                 let refusal = Refusal::from(e);
                 EventKind::Denied(Denied {
                     reason: refusal.reason,
@@ -682,6 +715,8 @@ impl Trail {
                     reused: stats.reused,
                     body_complete: ending.body_complete,
                     phases,
+                    proxy: self.proxy.as_deref(),
+                    proxy_status: error.and_then(HttpError::proxy_status),
                 })
             }
         };

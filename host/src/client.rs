@@ -149,7 +149,8 @@ pub(crate) struct BodyRead {
 pub(crate) struct Prepared {
     endpoint: Endpoint,
     admission: Admission,
-    /// The serialized head, injected fields included: wiped when dropped.
+    /// The serialized head, injected fields and a proxy's credentials included: wiped when
+    /// dropped.
     head: Zeroizing<Vec<u8>>,
     body_len: usize,
     /// Bytes of injected fields at the end of `head`.
@@ -176,7 +177,10 @@ impl Prepared {
 
     /// The audit record of this request, if the client has an observer.
     pub(crate) fn trail(&self, audit: Option<crate::audit::Audit>) -> Option<Trail> {
-        audit.map(|a| a.trail(&self.endpoint.origin, &self.head, self.sent_bytes()))
+        audit.map(|a| {
+            a.trail(&self.endpoint.origin, &self.head, self.sent_bytes())
+                .through(self.endpoint.proxy_name())
+        })
     }
 }
 
@@ -196,7 +200,8 @@ impl Client {
         }
         let target = url::parse_url(utf8(req.url)?)?;
         let authority = target.origin.authority();
-        let endpoint = Endpoint::new(target.origin)?;
+        let mut endpoint = Endpoint::new(target.origin)?;
+        endpoint.via = self.dialer.proxies.route(&endpoint.origin);
         if req.method.len() > MAX_METHOD_LEN {
             return Err(http1::RequestError::Method.into());
         }
@@ -206,15 +211,14 @@ impl Client {
             return Err(HttpError::RequestHeadersTooLarge);
         }
         let header_block = utf8(req.headers)?;
-        let head = http1::encode_request_head(
+        // Wiped when dropped: credentials (a proxy's, injected fields) are about to join it.
+        let mut head = Zeroizing::new(http1::encode_request_head(
             method,
             &authority,
-            &target.path_and_query,
+            &endpoint.request_target(&target.path_and_query),
             header_block,
             req.body.len(),
-        )?;
-        // Wiped when dropped: injected credentials are about to join it.
-        let mut head = Zeroizing::new(head);
+        )?);
         if req.body.len() > limits.max_request_body {
             return Err(HttpError::RequestBodyTooLarge);
         }
@@ -222,6 +226,7 @@ impl Client {
             .allow_list
             .admit(&endpoint.origin)
             .ok_or(HttpError::NotAllowed)?;
+        endpoint.authorize(&mut head);
         // After the allow-list, so that a guest cannot probe which refused origins have
         // injected headers (`abi.md`, "Order of checks").
         let injected = if self.injections.is_empty() {
@@ -411,6 +416,10 @@ impl Client {
                 StatusClass::Final => break parsed,
             }
         };
+        // Through a proxy in absolute-form, a 407 is the proxy's (RFC 9110 §15.5.8).
+        if head.status == 407 && req.endpoint.absolute_form() {
+            return Err(crate::error::ProxyError::AuthRequired(407).into());
+        }
         clock.disarm_header();
         let now = Instant::now();
         stats.phases.head = Some(now.saturating_duration_since(began));

@@ -76,7 +76,7 @@ impl Injections {
         &self,
         origin: &Origin,
         header_block: &str,
-        head: &mut Vec<u8>,
+        head: &mut Zeroizing<Vec<u8>>,
     ) -> Result<usize, RequestError> {
         let mut matching = self.0.iter().filter(|i| i.pattern.matches(origin));
         if let Some(clash) = matching
@@ -91,13 +91,18 @@ impl Injections {
             return Err(RequestError::ForbiddenHeader(clash.name.clone()));
         }
         let before = head.len();
-        // Room for every field first: a reallocation after a value was copied would free a
-        // buffer holding it without wiping it (`Zeroizing` wipes only the final one).
+        // Room for every field first, in a new wiped-on-drop buffer if need be: growing in
+        // place would free the old allocation, which may already hold a secret (a proxy's
+        // credentials), without wiping it. `Zeroizing` wipes only the buffer it holds.
         let needed: usize = matching
             .clone()
             .map(|i| i.name.len() + i.value.expose().len() + 4)
             .sum();
-        head.reserve_exact(needed);
+        if head.capacity() - head.len() < needed {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(head.len() + needed));
+            bigger.extend_from_slice(head);
+            *head = bigger;
+        }
         for i in matching.by_ref() {
             http1::append_field(head, &i.name, i.value.expose());
         }
@@ -125,7 +130,7 @@ mod tests {
 
     fn head_for(i: &Injections, url: &str, block: &str) -> Result<String, RequestError> {
         let target = parse_url(url).map_err(|_| RequestError::Method)?;
-        let mut head = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let mut head = Zeroizing::new(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec());
         let before = head.len();
         let added = i.apply(&target.origin, block, &mut head)?;
         assert_eq!(head.len(), before + added);

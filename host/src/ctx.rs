@@ -11,7 +11,7 @@ use crate::credentials::{Injections, Secret};
 use crate::policy::{AddressPolicy, AllowList, OriginPattern};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
-use crate::transport::{self, Dialer, Interrupt, Resolver, TlsIdentity};
+use crate::transport::{self, Dialer, Interrupt, ProxySettings, Resolver, TlsIdentity};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
 use rustls::pki_types::CertificateDer;
@@ -304,6 +304,7 @@ pub struct HttpCtxBuilder {
     per_context_quota: Option<QuotaLimits>,
     injections: Vec<(String, String, Secret)>,
     identities: Vec<(String, Vec<u8>, Secret)>,
+    proxy: ProxySettings,
     #[cfg(feature = "fault-injection")]
     panic_at: Option<&'static str>,
 }
@@ -327,6 +328,7 @@ impl Default for HttpCtxBuilder {
             per_context_quota: None,
             injections: Vec::new(),
             identities: Vec::new(),
+            proxy: ProxySettings::default(),
             #[cfg(feature = "fault-injection")]
             panic_at: None,
         }
@@ -354,6 +356,7 @@ impl fmt::Debug for HttpCtxBuilder {
                     .map(|(pattern, _, key)| (pattern, key))
                     .collect::<Vec<_>>(),
             )
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -536,6 +539,82 @@ impl HttpCtxBuilder {
         self
     }
 
+    // --- The egress proxy (`abi.md`, "Egress proxy") ---
+
+    /// Sends every request, `http` and `https`, through the HTTP proxy at `url`:
+    /// `http://[user[:password]@]host:port` (the port is required; user and password
+    /// percent-encoded; an `https://` proxy URL, TLS to the proxy itself, is refused at
+    /// [`build`](HttpCtxBuilder::build)). `https` targets go through a `CONNECT` tunnel with
+    /// TLS end to end to the origin; `http` targets are sent to the proxy in absolute-form.
+    /// Credentials become `Proxy-Authorization: Basic` on every request to the proxy; they are
+    /// zeroed when the context is dropped and never shown in `Debug`, errors, logs or audit
+    /// events. The allow-list still decides on the target, before the proxy hears of it.
+    ///
+    /// The proxy's own address is subject to the [`AddressPolicy`]: a proxy named by an IP
+    /// literal (or `localhost`) may have that (loopback) address; a proxy named otherwise
+    /// needs [`proxy_allow_internal`](HttpCtxBuilder::proxy_allow_internal) to resolve to a
+    /// non-public one.
+    ///
+    /// ```
+    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// let ctx = HttpCtx::builder()
+    ///     .allowed_hosts(["https://api.example.com"])
+    ///     .proxy("http://egress:secret@proxy.corp.example:3128")
+    ///     .proxy_allow_internal(true)
+    ///     .no_proxy(["corp.example", "10.0.0.0/8"])
+    ///     .build()?;
+    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// ```
+    pub fn proxy(self, url: impl Into<String>) -> Self {
+        let url = zeroize::Zeroizing::new(url.into());
+        self.http_proxy(url.as_str()).https_proxy(url.as_str())
+    }
+
+    /// Like [`proxy`](HttpCtxBuilder::proxy), for `http` targets only (replacing an earlier
+    /// setting for them).
+    pub fn http_proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy.http = Some(zeroize::Zeroizing::new(url.into()));
+        self
+    }
+
+    /// Like [`proxy`](HttpCtxBuilder::proxy), for `https` targets only (replacing an earlier
+    /// setting for them).
+    pub fn https_proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy.https = Some(zeroize::Zeroizing::new(url.into()));
+        self
+    }
+
+    /// Targets that bypass the proxy and are connected to directly, with curl's `NO_PROXY`
+    /// rules, matched on the URL's host (never on what it resolves to; schemes and ports play
+    /// no part); appended to any given before:
+    /// - `*`: every target;
+    /// - a name, `example.com`: that name and every name below it (`a.example.com`, not
+    ///   `notexample.com`); a leading `.` or `*.` changes nothing;
+    /// - an IP address, `10.0.0.1` or `::1` (brackets optional), or a range in CIDR notation,
+    ///   `10.0.0.0/8`: URLs whose host is an IP literal in it.
+    ///
+    /// An entry is taken as is (no whitespace, no port, no scheme); a malformed one is a
+    /// [`ConfigError`] at [`build`](HttpCtxBuilder::build), as is a no-proxy list without a
+    /// proxy.
+    pub fn no_proxy<I, S>(mut self, entries: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.proxy
+            .no_proxy
+            .extend(entries.into_iter().map(Into::into));
+        self
+    }
+
+    /// Lets the proxy's name resolve to a loopback, private or otherwise non-public address
+    /// (default `false`; a proxy URL naming its IP address literally needs no opt-in). Opens
+    /// nothing for the targets.
+    pub fn proxy_allow_internal(mut self, yes: bool) -> Self {
+        self.proxy.allow_internal = yes;
+        self
+    }
+
     /// Makes the host panic at `point` (`"prepare"`: in every `req`; `"body_read"`: in every
     /// body read), to test the panic guard. Feature `fault-injection`; never for production.
     #[cfg(feature = "fault-injection")]
@@ -588,6 +667,7 @@ impl HttpCtxBuilder {
             tls: transport::tls_client_config(&self.roots, self.only_custom_roots, None)?,
             identities,
             connect_timeout: self.timeouts.connect,
+            proxies: self.proxy.build(&self.limits)?,
         };
         let client = Client {
             allow_list,

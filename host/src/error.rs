@@ -65,6 +65,24 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// How the egress proxy failed (`abi.md`, "Egress proxy"). The embedder's controls keep their
+/// own codes: a timeout of a proxy wait is a [`HttpError::Timeout`], an interrupt
+/// [`HttpError::Interrupted`].
+#[derive(Debug)]
+pub(crate) enum ProxyError {
+    /// The proxy could not be reached: what failed (name resolution, the address policy, the
+    /// TCP connect), or the proxy hung up before answering `CONNECT`.
+    Unreachable(Box<HttpError>),
+    /// The proxy answered `CONNECT` with this status (neither 2xx nor 407).
+    Refused(u16),
+    /// The proxy asked for other credentials: 407 Proxy Authentication Required (RFC 9110
+    /// §15.5.8), or 401 to `CONNECT` (some proxies, tinyproxy among them, answer wrong
+    /// credentials so); the status.
+    AuthRequired(u16),
+    /// The answer to `CONNECT` broke a rule: the grammar element, or what else was wrong.
+    Malformed(&'static str),
+}
+
 /// Why a request or a body read failed.
 #[derive(Debug)]
 pub(crate) enum HttpError {
@@ -106,6 +124,8 @@ pub(crate) enum HttpError {
     BodyTooLarge,
     /// Any other I/O error.
     Io(io::Error),
+    /// The egress proxy failed before the request reached the origin.
+    Proxy(ProxyError),
     // --- the embedder's ---
     /// A quota is used up.
     QuotaExceeded(QuotaKind),
@@ -167,7 +187,31 @@ impl HttpError {
             HttpError::Io(_) => ErrorCode::ConnectionError,
             HttpError::Interrupted => ErrorCode::Interrupted,
             HttpError::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
+            HttpError::Proxy(ProxyError::Unreachable(_)) => ErrorCode::ProxyConnectionFailed,
+            HttpError::Proxy(ProxyError::Refused(_)) => ErrorCode::ProxyTunnelRefused,
+            HttpError::Proxy(ProxyError::AuthRequired(_)) => ErrorCode::ProxyAuthRequired,
+            HttpError::Proxy(ProxyError::Malformed(_)) => ErrorCode::ProxyResponseMalformed,
             HttpError::Internal(_) => ErrorCode::RuntimeError,
+        }
+    }
+
+    /// The address the address policy refused, when that is why nothing was sent: the
+    /// origin's, or the egress proxy's.
+    pub(crate) fn prohibited_address(&self) -> Option<IpAddr> {
+        match self {
+            HttpError::AddressProhibited(ip) => Some(*ip),
+            HttpError::Proxy(ProxyError::Unreachable(inner)) => inner.prohibited_address(),
+            _ => None,
+        }
+    }
+
+    /// The status the egress proxy answered with, when that answer is the failure.
+    pub(crate) fn proxy_status(&self) -> Option<u16> {
+        match self {
+            HttpError::Proxy(ProxyError::Refused(status) | ProxyError::AuthRequired(status)) => {
+                Some(*status)
+            }
+            _ => None,
         }
     }
 
@@ -239,6 +283,12 @@ impl HttpError {
     }
 }
 
+impl From<ProxyError> for HttpError {
+    fn from(e: ProxyError) -> HttpError {
+        HttpError::Proxy(e)
+    }
+}
+
 impl From<UrlError> for HttpError {
     fn from(e: UrlError) -> HttpError {
         HttpError::Url(e)
@@ -280,6 +330,17 @@ impl fmt::Display for HttpError {
             HttpError::Parse(p) => write!(f, "malformed response: {p:?}"),
             HttpError::Io(e) => write!(f, "I/O error: {e}"),
             HttpError::Internal(what) => write!(f, "internal error: {what}"),
+            // The proxy's name only: its credentials are never part of an error.
+            HttpError::Proxy(ProxyError::Unreachable(e)) => write!(f, "proxy unreachable: {e}"),
+            HttpError::Proxy(ProxyError::Refused(s)) => {
+                write!(f, "proxy refused the tunnel with status {s}")
+            }
+            HttpError::Proxy(ProxyError::AuthRequired(s)) => {
+                write!(f, "proxy authentication required (status {s})")
+            }
+            HttpError::Proxy(ProxyError::Malformed(why)) => {
+                write!(f, "malformed proxy response: {why}")
+            }
             other => write!(f, "{}", other.code().name()),
         }
     }

@@ -113,6 +113,17 @@ error_codes! {
     /// A quota the embedder set is used up (`req`: before anything is sent; `body_read`: once
     /// the received-bytes quota is delivered).
     QuotaExceeded = 37, "quota_exceeded";
+    /// The host could not reach the egress proxy: its name did not resolve, the address
+    /// policy refused its address, or the TCP connection failed, or the proxy hung up before
+    /// answering `CONNECT`.
+    ProxyConnectionFailed = 38, "proxy_connection_failed";
+    /// The egress proxy answered `CONNECT` with a status other than 2xx and 407.
+    ProxyTunnelRefused = 39, "proxy_tunnel_refused";
+    /// The egress proxy answered 407: the credentials the embedder configured are missing or
+    /// were rejected.
+    ProxyAuthRequired = 40, "proxy_auth_required";
+    /// The egress proxy's answer to `CONNECT` broke HTTP/1.1 syntax or a head limit.
+    ProxyResponseMalformed = 41, "proxy_response_malformed";
 }
 
 #[cfg(test)]

@@ -63,7 +63,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("audit", &["error", "error_code", "http1", "quota", "url"]),
     ("fuzzing", &["config", "error", "http1", "policy", "url"]),
     ("pool", &["config", "transport", "url"]),
-    ("transport", &["audit", "config", "error", "policy", "url"]),
+    (
+        "transport",
+        &["audit", "config", "error", "http1", "policy", "url"],
+    ),
     ("error", &["error_code", "http1", "quota", "url"]),
     ("quota", &["config"]),
     ("credentials", &["config", "http1", "policy", "url"]),

@@ -16,6 +16,7 @@ pub mod abi;
 pub mod foreign;
 pub mod guests;
 pub mod nginx;
+pub mod proxy;
 pub mod run;
 pub mod server;
 pub mod tls;

@@ -26,6 +26,7 @@ mod production_nginx;
 mod production_policy;
 mod production_reuse;
 mod production_timeouts;
+mod proxy;
 mod quotas;
 mod spec_precision;
 mod tls;

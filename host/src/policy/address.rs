@@ -28,6 +28,7 @@ impl AddressPolicy {
             AddressPolicy::PublicOnly => {
                 let ip = canonical(ip);
                 !is_internal(ip)
+                    || admission.any_address
                     || admission.literal_ip.map(canonical) == Some(ip)
                     || (admission.localhost && ip.is_loopback())
             }
@@ -144,6 +145,7 @@ mod tests {
         let literal = Admission {
             literal_ip: Some(ip("127.0.0.1")),
             localhost: false,
+            any_address: false,
         };
         assert!(p.permits(ip("127.0.0.1"), &literal));
         assert!(p.permits(ip("::ffff:127.0.0.1"), &literal));
@@ -152,10 +154,17 @@ mod tests {
         let localhost = Admission {
             literal_ip: None,
             localhost: true,
+            any_address: false,
         };
         assert!(p.permits(ip("::1"), &localhost));
         assert!(!p.permits(ip("10.0.0.1"), &localhost));
         assert!(AddressPolicy::AllowAll.permits(ip("10.0.0.1"), &Admission::default()));
         assert!(p.permits(ip("8.8.8.8"), &Admission::default()));
+        // The egress proxy's opt-in (`proxy_allow_internal`).
+        let any = Admission {
+            any_address: true,
+            ..Admission::default()
+        };
+        assert!(p.permits(ip("10.0.0.1"), &any) && p.permits(ip("::1"), &any));
     }
 }

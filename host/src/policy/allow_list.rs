@@ -60,6 +60,9 @@ pub(crate) struct Admission {
     pub(crate) literal_ip: Option<IpAddr>,
     /// An admitting entry names `localhost`: loopback addresses are let through.
     pub(crate) localhost: bool,
+    /// Every address is let through: the embedder opted in for this destination (the egress
+    /// proxy with `HttpCtxBuilder::proxy_allow_internal`; never set by an allow entry).
+    pub(crate) any_address: bool,
 }
 
 /// Parsed allow-list: allow entries, deny entries (`!origin`), or allow-all.

@@ -6,10 +6,12 @@
 mod clock;
 mod connect;
 mod interrupt;
+mod proxy;
 mod tls;
 
 pub(crate) use clock::Clock;
 pub(crate) use interrupt::Interrupt;
+pub(crate) use proxy::{Proxies, ProxySettings};
 pub(crate) use tls::{
     Identity as TlsIdentity, client_config as tls_client_config, server_name as tls_server_name,
 };
@@ -42,6 +44,8 @@ pub(crate) struct Endpoint {
     pub(crate) origin: Origin,
     /// `Some` exactly for `https`.
     tls_name: Option<ServerName<'static>>,
+    /// The egress proxy the request goes through, if any (`Proxies::route`).
+    pub(crate) via: Option<Arc<proxy::Proxy>>,
 }
 
 impl Endpoint {
@@ -52,7 +56,11 @@ impl Endpoint {
             Scheme::Https => Some(tls_server_name(&origin.host)?),
             Scheme::Http => None,
         };
-        Ok(Endpoint { origin, tls_name })
+        Ok(Endpoint {
+            origin,
+            tls_name,
+            via: None,
+        })
     }
 }
 
@@ -71,6 +79,8 @@ pub(crate) struct Dialer {
     pub(crate) identities: Vec<(OriginPattern, Arc<rustls::ClientConfig>)>,
     /// Budget of one TCP connect attempt.
     pub(crate) connect_timeout: Duration,
+    /// The egress proxies and the targets that bypass them.
+    pub(crate) proxies: Proxies,
 }
 
 /// A TCP socket whose every read and write is bounded by one deadline, re-armed before each
@@ -332,11 +342,35 @@ impl Conn {
 }
 
 impl Dialer {
+    /// The TLS configuration for `origin`: the one presenting its client certificate, if a
+    /// pattern binds one, else the shared one. Direct and proxied connections alike.
+    pub(crate) fn tls_for(&self, origin: &Origin) -> &Arc<rustls::ClientConfig> {
+        self.identities
+            .iter()
+            .find(|(pattern, _)| pattern.matches(origin))
+            .map_or(&self.tls, |(_, config)| config)
+    }
+
+    /// Opens a connection for `endpoint`: through its egress proxy if it has one, else
+    /// directly.
+    pub(crate) fn connect(
+        &self,
+        endpoint: &Endpoint,
+        admission: &Admission,
+        clock: &mut Clock,
+        phases: &mut Phases,
+    ) -> Result<Conn, HttpError> {
+        match &endpoint.via {
+            Some(via) => proxy::connect(self, via, endpoint, admission, clock, phases),
+            None => self.connect_direct(endpoint, admission, clock, phases),
+        }
+    }
+
     /// Resolves, applies the address policy to each address, connects to the first permitted
     /// address that answers, and completes the TLS handshake for `https`. Arms the clock's
     /// response-header deadline once TCP is connected (the handshake counts toward it).
     /// Records the time of each phase in `phases`.
-    pub(crate) fn connect(
+    fn connect_direct(
         &self,
         endpoint: &Endpoint,
         admission: &Admission,
@@ -417,12 +451,7 @@ impl Dialer {
             None => Stream::Plain(Socket::new(tcp, clock.interrupt.clone())),
             Some(name) => {
                 let began = Instant::now();
-                let config = self
-                    .identities
-                    .iter()
-                    .find(|(pattern, _)| pattern.matches(origin))
-                    .map_or(&self.tls, |(_, config)| config);
-                let handshake = tls::handshake(config, name.clone(), tcp, clock);
+                let handshake = tls::handshake(self.tls_for(origin), name.clone(), tcp, clock);
                 phases.tls = Some(began.elapsed());
                 Stream::Tls(Box::new(handshake?))
             }
