@@ -265,7 +265,9 @@ impl Output {
 
 /// Logs a failed request with its (bounded, escaped) URL and its audit id, if any.
 fn failed(url: &[u8], e: &HttpError, id: Option<u64>) {
-    // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines.
+    // Guest bytes in a log line: bounded, and escaped so they cannot forge log lines; without
+    // the query, which often carries tokens (audit events leave it out too).
+    let url = url.split(|&b| b == b'?').next().unwrap_or_default();
     let url = url.get(..256).unwrap_or(url);
     let url = String::from_utf8_lossy(url);
     match id {
