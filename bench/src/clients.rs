@@ -105,9 +105,13 @@ pub(crate) fn guest_requests_with(
     let url = target.url();
     let repeat = n.to_string();
     let start = Instant::now();
-    let out = run_guest(fetch, ctx, &["GET", &url, "--discard", "--repeat", &repeat]);
+    let out = run_guest(fetch, ctx, &["GET", &url, "--quiet", "--repeat", &repeat]);
     let elapsed = start.elapsed();
     assert_eq!(out.exit_code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.line_value("requests:").map(str::trim),
+        Some(repeat.as_str())
+    );
     elapsed
 }
 
