@@ -217,15 +217,18 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<ResponseHead, ParseError> {
 /// Splits a section into lines without their terminators.
 pub(crate) fn split_lines(section: &[u8]) -> Result<impl Iterator<Item = &[u8]>, ParseError> {
     let body = section.strip_suffix(b"\n").unwrap_or(section);
-    let lines: Vec<&[u8]> = body
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright.
-    if lines.iter().any(|l| l.contains(&b'\r')) {
+    // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright. A CR
+    // is bare unless an LF follows it (or it ends the last, unterminated line, whose CR is
+    // stripped like any other line's). Checked in one pass, so no list of lines is built.
+    if body
+        .windows(2)
+        .any(|w| matches!(w, [b'\r', next] if *next != b'\n'))
+    {
         return Err(ParseError::BareCr);
     }
-    Ok(lines.into_iter())
+    Ok(body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
 /// `HTTP-version SP status-code SP [reason-phrase]` (RFC 9112 §4). A missing SP after the code
