@@ -45,33 +45,49 @@ impl HeadParser {
     /// Limits are checked byte by byte in arrival order, on partial input too, so the first
     /// limit a byte crosses is the one reported, however the bytes were split into reads.
     pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let start = self.scanned;
-        for (i, &b) in buf.iter().enumerate().skip(start) {
-            if i >= self.max_section {
+        // Line by line rather than byte by byte: the limits a line's bytes can cross are found
+        // arithmetically, with the same outcome as checking each byte in arrival order.
+        let mut i = self.scanned;
+        while i < buf.len() {
+            let rest = buf.get(i..).unwrap_or_default();
+            let newline = rest.iter().position(|&b| b == b'\n').map(|p| i + p);
+            let stop = newline.unwrap_or(buf.len());
+            // The first byte of i..stop (none of them LF) at which each limit fires: the section
+            // limit at index max_section, the line limit once the line so far, this byte
+            // included, exceeds max_line + 1 (+1: its CR may be this byte or come next).
+            let section_at = self.max_section.max(i);
+            let line_at = (self.line_start)
+                .saturating_add(self.max_line)
+                .saturating_add(1)
+                .max(i);
+            if section_at.min(line_at) < stop {
+                // At the same byte the section limit was checked first.
+                return Err(if section_at <= line_at {
+                    ParseError::SectionTooLarge
+                } else {
+                    ParseError::LineTooLong
+                });
+            }
+            let Some(nl) = newline else { break };
+            if nl >= self.max_section {
                 return Err(ParseError::SectionTooLarge);
             }
-            if b != b'\n' {
-                // The line so far, this byte included; +1: its CR may be this byte or come next.
-                if i - self.line_start >= self.max_line.saturating_add(1) {
-                    return Err(ParseError::LineTooLong);
-                }
-                continue;
-            }
-            let line = buf.get(self.line_start..i).unwrap_or_default();
+            let line = buf.get(self.line_start..nl).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > self.max_line {
                 return Err(ParseError::LineTooLong);
             }
-            self.line_start = i + 1;
+            self.line_start = nl + 1;
             if line.is_empty() && (self.lines > 0 || !self.has_start_line) {
-                self.scanned = i + 1;
-                return Ok(Some(i + 1));
+                self.scanned = nl + 1;
+                return Ok(Some(nl + 1));
             }
             self.lines += 1;
             let fields = self.lines - usize::from(self.has_start_line);
             if fields > self.max_fields {
                 return Err(ParseError::TooManyFields);
             }
+            i = nl + 1;
         }
         self.scanned = buf.len();
         Ok(None)
