@@ -94,13 +94,12 @@ impl HeadParser {
     }
 }
 
-/// One received field line: name lowercased, value with surrounding whitespace removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Field {
-    /// Lowercase name.
-    pub(crate) name: Box<[u8]>,
-    /// Value bytes (may include obs-text, never CR, LF or NUL).
-    pub(crate) value: Box<[u8]>,
+/// Where one received field line's name and value lie in [`ResponseHead`]'s byte store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FieldSpan {
+    start: usize,
+    name_end: usize,
+    end: usize,
 }
 
 /// A field name a guest asked for is not a token (RFC 9110 §5.1).
@@ -123,17 +122,28 @@ pub(crate) struct ResponseHead {
     pub(crate) http11: bool,
     /// The status code, 100..=599.
     pub(crate) status: u16,
+    /// Every field line's lowercase name and trimmed value (may include obs-text, never CR, LF
+    /// or NUL), back to back: one allocation per head rather than two per field line.
+    bytes: Vec<u8>,
     /// Field lines in the order received.
-    pub(crate) fields: Vec<Field>,
+    spans: Vec<FieldSpan>,
 }
 
 impl ResponseHead {
+    /// Field lines in the order received: (lowercase name, value).
+    pub(crate) fn fields(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
+        self.spans.iter().map(|s| {
+            let name = self.bytes.get(s.start..s.name_end).unwrap_or_default();
+            let value = self.bytes.get(s.name_end..s.end).unwrap_or_default();
+            (name, value)
+        })
+    }
+
     /// The values of every field line named `name` (lowercase), in order.
     pub(crate) fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| *f.name == *name)
-            .map(|f| &*f.value)
+        self.fields()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Like [`Self::values`], comparing `name` ASCII case-insensitively (no allocation, so a
@@ -142,10 +152,9 @@ impl ResponseHead {
         &'a self,
         name: &'a [u8],
     ) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| &*f.value)
+        self.fields()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// The combined value of every field line named `name` (any case): RFC 9110 §5.3, field
@@ -171,16 +180,12 @@ impl ResponseHead {
     /// Every field line as `name:value\n`, in the order received, names lowercase: the
     /// header-block encoding of `abi.md` ("Header blocks"), as `headers_get_all` returns it.
     pub(crate) fn header_block(&self) -> Vec<u8> {
-        let len = self
-            .fields
-            .iter()
-            .map(|f| f.name.len() + f.value.len() + 2)
-            .sum();
+        let len = self.bytes.len() + 2 * self.spans.len();
         let mut block = Vec::with_capacity(len);
-        for field in &self.fields {
-            block.extend_from_slice(&field.name);
+        for (name, value) in self.fields() {
+            block.extend_from_slice(name);
             block.push(b':');
-            block.extend_from_slice(&field.value);
+            block.extend_from_slice(value);
             block.push(b'\n');
         }
         block
@@ -216,17 +221,30 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<ResponseHead, ParseError> {
     let mut lines = split_lines(head)?;
     let status_line = lines.next().ok_or(ParseError::StatusLine)?;
     let (http11, status) = parse_status_line(status_line)?;
-    let mut fields = Vec::new();
+    // Sized once: the names and values are shorter than the head, and there are fewer field
+    // lines than line feeds.
+    let mut bytes = Vec::with_capacity(head.len());
+    let mut spans = Vec::with_capacity(head.iter().filter(|&&b| b == b'\n').count());
     for line in lines {
         if line.is_empty() {
             break;
         }
-        fields.push(parse_field_line(line)?);
+        let (name, value) = parse_field_line(line)?;
+        let start = bytes.len();
+        bytes.extend(name.iter().map(u8::to_ascii_lowercase));
+        let name_end = bytes.len();
+        bytes.extend_from_slice(value);
+        spans.push(FieldSpan {
+            start,
+            name_end,
+            end: bytes.len(),
+        });
     }
     Ok(ResponseHead {
         http11,
         status,
-        fields,
+        bytes,
+        spans,
     })
 }
 
@@ -274,8 +292,9 @@ fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ParseError> {
     Ok((http11, status))
 }
 
-/// `field-name ":" OWS field-value OWS` (RFC 9112 §5).
-pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
+/// `field-name ":" OWS field-value OWS` (RFC 9112 §5): the name as received and the value
+/// without its surrounding whitespace.
+pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(ParseError::ObsFold);
     }
@@ -292,10 +311,7 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
     if !value.iter().all(|&b| is_field_value_byte(b)) {
         return Err(ParseError::FieldValue);
     }
-    Ok(Field {
-        name: name.to_ascii_lowercase().into(),
-        value: value.into(),
-    })
+    Ok((name, value))
 }
 
 #[cfg(test)]
@@ -337,8 +353,8 @@ mod tests {
         let h = parse_head(OK).unwrap();
         assert!(h.http11);
         assert_eq!(h.status, 200);
-        assert_eq!(h.fields.len(), 3);
-        assert_eq!(&*h.fields[0].name, b"content-type");
+        assert_eq!(h.fields().len(), 3);
+        assert_eq!(h.fields().next().unwrap().0, b"content-type");
         assert_eq!(
             h.values(b"x-a").collect::<Vec<_>>(),
             vec![&b"b"[..], &b"c"[..]]
@@ -494,7 +510,7 @@ mod tests {
         for (head, http11, status, fields, rule) in cases {
             let h = parse_head(head).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
             assert_eq!(
-                (h.http11, h.status, h.fields.len()),
+                (h.http11, h.status, h.fields().len()),
                 (*http11, *status, *fields),
                 "{rule}"
             );
