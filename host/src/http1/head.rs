@@ -324,6 +324,16 @@ mod tests {
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A:  b \r\nx-a: c\r\n\r\n";
 
+    /// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+    /// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA; the lookup table says exactly that.
+    #[test]
+    fn tchar_table_is_rfc_9110_tchar() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), want, "byte {b:#04x}");
+        }
+    }
+
     #[test]
     fn every_prefix_of_a_valid_head_is_partial() {
         for n in 0..OK.len() {
