@@ -66,6 +66,10 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// [`is_tchar`] for each byte value.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a const block cannot call get_mut; the loop keeps the index below 256"
+)]
 static TCHAR: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
