@@ -221,10 +221,10 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<ResponseHead, ParseError> {
     let mut lines = split_lines(head)?;
     let status_line = lines.next().ok_or(ParseError::StatusLine)?;
     let (http11, status) = parse_status_line(status_line)?;
-    // Sized once: the names and values are shorter than the head, and there are fewer field
-    // lines than line feeds.
+    // The names and values are shorter than the head, so `bytes` is sized once. Most responses
+    // carry fewer than 16 field lines; counting them would cost another pass over the head.
     let mut bytes = Vec::with_capacity(head.len());
-    let mut spans = Vec::with_capacity(head.iter().filter(|&&b| b == b'\n').count());
+    let mut spans = Vec::with_capacity(16);
     for line in lines {
         if line.is_empty() {
             break;
@@ -253,12 +253,14 @@ pub(crate) fn split_lines(section: &[u8]) -> Result<impl Iterator<Item = &[u8]>,
     let body = section.strip_suffix(b"\n").unwrap_or(section);
     // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright. A CR
     // is bare unless an LF follows it (or it ends the last, unterminated line, whose CR is
-    // stripped like any other line's). Checked in one pass, so no list of lines is built.
-    if body
-        .windows(2)
-        .any(|w| matches!(w, [b'\r', next] if *next != b'\n'))
-    {
-        return Err(ParseError::BareCr);
+    // stripped like any other line's). Checked in one pass, from CR to CR, so no list of lines
+    // is built.
+    let mut rest = body;
+    while let Some(cr) = rest.iter().position(|&b| b == b'\r') {
+        rest = rest.get(cr + 1..).unwrap_or_default();
+        if !matches!(rest.first(), None | Some(b'\n')) {
+            return Err(ParseError::BareCr);
+        }
     }
     Ok(body
         .split(|&b| b == b'\n')
