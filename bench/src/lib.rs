@@ -66,7 +66,9 @@ fn serve(conn: TcpStream) {
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        let path = line.split(' ').nth(1).unwrap_or("/").to_string();
+        // The query is ignored, so a client may vary it (curl's URL globbing does).
+        let target = line.split(' ').nth(1).unwrap_or("/");
+        let path = target.split('?').next().unwrap_or("/").to_string();
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {

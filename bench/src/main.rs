@@ -1,12 +1,20 @@
-//! Benchmarks of the host, run with `cargo run --release -p bench` (add `-- --quick` for a short
-//! run). Everything talks to a server in this process on 127.0.0.1.
+//! Benchmarks of the host beside its peers, in one run: `cargo run --release -p bench` (add
+//! `-- --quick` for a shorter run, `-- --smoke` for the seconds-long check `scripts/test` runs).
+//! Everything talks to servers on 127.0.0.1: the project's own minimal server (in this process)
+//! and a private nginx (a child process).
 //!
-//! What is measured, each against the relevant floor:
-//! 1. Request rate: a wasm guest doing sequential small GETs, with the keep-alive pool and with
-//!    reuse disabled; and a native Rust loop over one raw keep-alive socket, the floor.
-//! 2. Body throughput: a wasm guest streaming a large body through `body_read` into its own
-//!    memory; and a native read loop on a raw socket, the floor. The host's peak RSS growth during
-//!    the guest's run shows that the body is never buffered.
+//! What is measured (medians of rounds that alternate the clients, so ratios hold on a noisy
+//! machine):
+//! 1. Sequential 100-byte GETs, keep-alive and a new connection per request, HTTP and HTTPS: the
+//!    wasm guest through this host, a raw socket (the floor), `ureq`, `curl`.
+//! 2. Body throughput: the guest streaming a large body into its memory with `body_read`, a raw
+//!    read loop (the floor) and `curl -o /dev/null`; the whole process's peak RSS for a 1 MiB and
+//!    a 1 GiB body, each in a fresh process.
+//! 3. Scaling: N stores on N threads sharing one pool, total request rate.
+//!
+//! `--one CLIENT SCHEME N` (CLIENT `guest`, `raw` or `ureq`; SCHEME `http` or `https`) does N
+//! keep-alive GETs of nginx's 100-byte file and nothing else: run it under
+//! `valgrind --tool=callgrind` at two N and subtract, for instructions per request.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,64 +22,24 @@
     reason = "benchmark tool: a failure should stop it loudly"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
-use bench::{ctx_for, start_server};
-
-use e2e::guests::guest_wasm;
+use bench::start_server;
+use clients::{Client, Target, curl_stream, fetch_guest, guest_ctx, guest_requests_with};
+use e2e::nginx::Nginx;
 use e2e::run::run_guest;
 use wasi_experimental_http_wasmtime::HttpCtx;
+
+mod clients;
 
 fn peak_rss_kib() -> u64 {
     bench::proc_status_kib("VmHWM:")
 }
 
-fn guest_requests(url: &str, n: usize, reuse: bool) -> f64 {
-    let fetch = guest_wasm("tests/guests", "fetch");
-    let ctx = ctx_for(url, reuse);
-    let target = format!("{url}/bytes/100");
-    let repeat = n.to_string();
-    let start = Instant::now();
-    let out = run_guest(
-        &fetch,
-        ctx,
-        &["GET", &target, "--discard", "--repeat", &repeat],
-    );
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(out.exit_code, 0, "{}", out.stderr);
-    n as f64 / secs
-}
-
-fn native_requests(url: &str, n: usize) -> f64 {
-    let addr = url.trim_start_matches("http://");
-    let mut sock = TcpStream::connect(addr).unwrap();
-    sock.set_nodelay(true).unwrap();
-    let req = format!("GET /bytes/100 HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let mut reader = BufReader::new(sock.try_clone().unwrap());
-    let start = Instant::now();
-    for _ in 0..n {
-        sock.write_all(req.as_bytes()).unwrap();
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.strip_prefix("Content-Length: ") {
-                len = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).unwrap();
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
-
 fn guest_stream(url: &str, bytes: u64, buf: usize) -> (f64, u64) {
-    let fetch = guest_wasm("tests/guests", "fetch");
+    let fetch = fetch_guest();
     let ctx = HttpCtx::builder()
         .allowed_hosts([url.to_string()])
         .build()
@@ -98,10 +66,15 @@ fn guest_stream(url: &str, bytes: u64, buf: usize) -> (f64, u64) {
 }
 
 fn native_stream(url: &str, bytes: u64, buf: usize) -> f64 {
+    let start = Instant::now();
+    native_stream_body(url, bytes, buf);
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+fn native_stream_body(url: &str, bytes: u64, buf: usize) {
     let addr = url.trim_start_matches("http://");
     let mut sock = TcpStream::connect(addr).unwrap();
     let req = format!("GET /bytes/{bytes} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    let start = Instant::now();
     sock.write_all(req.as_bytes()).unwrap();
     let mut chunk = vec![0u8; buf];
     let mut total = 0u64;
@@ -120,50 +93,326 @@ fn native_stream(url: &str, bytes: u64, buf: usize) -> f64 {
             total += (head.len() - i - 4) as u64;
         }
     }
-    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// How much of everything to run.
+struct Plan {
+    rounds: usize,
+    keepalive_requests: usize,
+    new_conn_requests: usize,
+    stream_sizes: Vec<u64>,
+    rss_sizes: Vec<u64>,
+    scaling_requests: usize,
+    scaling_threads: Vec<usize>,
+}
+
+impl Plan {
+    fn from_args(args: &[String]) -> Plan {
+        if args.iter().any(|a| a == "--smoke") {
+            Plan {
+                rounds: 1,
+                keepalive_requests: 100,
+                new_conn_requests: 20,
+                stream_sizes: vec![8 << 20],
+                rss_sizes: vec![],
+                scaling_requests: 100,
+                scaling_threads: vec![1, 2],
+            }
+        } else if args.iter().any(|a| a == "--quick") {
+            Plan {
+                rounds: 3,
+                keepalive_requests: 1000,
+                new_conn_requests: 200,
+                stream_sizes: vec![256 << 20],
+                rss_sizes: vec![1 << 20, 256 << 20],
+                scaling_requests: 1000,
+                scaling_threads: vec![1, 2, 4],
+            }
+        } else {
+            Plan {
+                rounds: 5,
+                keepalive_requests: 3000,
+                new_conn_requests: 500,
+                stream_sizes: vec![256 << 20, 1 << 30],
+                rss_sizes: vec![1 << 20, 1 << 30],
+                scaling_requests: 3000,
+                scaling_threads: vec![1, 2, 4],
+            }
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Each client in `clients` does `n` requests of `target` in each of `rounds` rounds, the order
+/// rotating between rounds; prints one table of the medians, with ratios to the first client.
+fn request_table(
+    title: &str,
+    target: &Target,
+    clients: &[Client],
+    n: usize,
+    reuse: bool,
+    rounds: usize,
+) {
+    let mut per_request: Vec<Vec<f64>> = vec![Vec::new(); clients.len()];
+    for round in 0..rounds {
+        for k in 0..clients.len() {
+            let i = (k + round) % clients.len();
+            let t = clients[i].run(target, n, reuse);
+            per_request[i].push(t.as_secs_f64() * 1e6 / n as f64);
+        }
+    }
+    let medians: Vec<f64> = per_request.into_iter().map(median).collect();
+    println!(
+        "### {title}: {n} requests × {rounds} rounds, `{}`",
+        target.url()
+    );
+    println!("| client | µs/request (median) | requests/s | time ÷ floor |");
+    println!("|---|---|---|---|");
+    for (client, us) in clients.iter().zip(&medians) {
+        println!(
+            "| {} | {us:.1} | {:.0} | {:.2} |",
+            client.label(),
+            1e6 / us,
+            us / medians[0]
+        );
+    }
+    println!();
+}
+
+fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
+    for &bytes in sizes {
+        println!(
+            "### Streaming a {} MiB Content-Length body from the project's server, {rounds} rounds",
+            bytes >> 20
+        );
+        println!("| client | read buffer | MB/s (median) | ÷ floor | peak RSS growth (guest) |");
+        println!("|---|---|---|---|---|");
+        for buf in [16 * 1024, 64 * 1024] {
+            let (mut floor, mut guest, mut rss, mut curls) = (vec![], vec![], 0, vec![]);
+            for round in 0..rounds {
+                let mut runs: Vec<Box<dyn FnMut()>> = vec![
+                    Box::new(|| floor.push(native_stream(url, bytes, buf))),
+                    Box::new(|| {
+                        let (mbps, grown) = guest_stream(url, bytes, buf);
+                        guest.push(mbps);
+                        rss = rss.max(grown);
+                    }),
+                ];
+                if curl && buf == 64 * 1024 {
+                    runs.push(Box::new(|| {
+                        let t = curl_stream(&format!("{url}/bytes/{bytes}"));
+                        curls.push(bytes as f64 / t.as_secs_f64() / 1e6);
+                    }));
+                }
+                let len = runs.len();
+                for k in 0..len {
+                    (runs[(k + round) % len])();
+                }
+            }
+            let floor = median(floor);
+            let guest = median(guest);
+            let kib = buf / 1024;
+            println!("| native raw socket (floor) | {kib} KiB | {floor:.0} | 1.00 | - |");
+            println!(
+                "| wasm guest via body_read | {kib} KiB | {guest:.0} | {:.2} | {rss} KiB |",
+                guest / floor
+            );
+            if !curls.is_empty() {
+                let c = median(curls);
+                println!(
+                    "| curl -o /dev/null | (curl's) | {c:.0} | {:.2} | - |",
+                    c / floor
+                );
+            }
+        }
+        println!();
+    }
+}
+
+/// The whole process's peak RSS after the guest streams `bytes`, in a fresh process.
+fn rss_table(sizes: &[u64]) {
+    println!(
+        "### Whole-process peak RSS (VmHWM) after a guest streams one body, 64 KiB buffer, a fresh process each"
+    );
+    println!("| body | peak RSS |");
+    println!("|---|---|");
+    for &bytes in sizes {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args(["--rss-probe", &bytes.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kib = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        println!("| {} MiB | {kib} KiB |", bytes >> 20);
+    }
+    println!();
+}
+
+fn scaling_table(target: &Target, threads: &[usize], n: usize, rounds: usize) {
+    let fetch = fetch_guest();
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); threads.len()];
+    for round in 0..rounds {
+        for k in 0..threads.len() {
+            let i = (k + round) % threads.len();
+            let base = guest_ctx(target, true);
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..threads[i] {
+                    let ctx = base.new_sibling();
+                    let fetch = &fetch;
+                    s.spawn(move || guest_requests_with(fetch, ctx, target, n));
+                }
+            });
+            let secs = start.elapsed().as_secs_f64();
+            rates[i].push((threads[i] * n) as f64 / secs);
+        }
+    }
+    println!(
+        "### Scaling: N stores on N threads sharing one pool, {n} keep-alive requests each, {rounds} rounds, `{}`",
+        target.url()
+    );
+    println!("| N | total requests/s (median) | ÷ N = 1 |");
+    println!("|---|---|---|");
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    for (t, r) in threads.iter().zip(&medians) {
+        println!("| {t} | {r:.0} | {:.2} |", r / medians[0]);
+    }
+    println!();
+}
+
+/// `--one CLIENT SCHEME N`: N keep-alive GETs of nginx's small file, for callgrind.
+fn one(args: &[String]) {
+    let client = match args[0].as_str() {
+        "guest" => Client::Guest,
+        "raw" => Client::Raw,
+        "ureq" => Client::Ureq,
+        other => panic!("--one: unknown client {other}"),
+    };
+    let n: usize = args[2].parse().unwrap();
+    let nginx = Nginx::start();
+    let target = match args[1].as_str() {
+        "http" => Target {
+            origin: nginx.http_origin(),
+            path: Nginx::SMALL_PATH.into(),
+            ca_pem: None,
+        },
+        _ => Target {
+            origin: nginx.https_origin(),
+            path: Nginx::SMALL_PATH.into(),
+            ca_pem: Some(nginx.ca_pem().to_string()),
+        },
+    };
+    let t = client.run(&target, n, true);
+    eprintln!("{n} requests in {t:?}");
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (requests, body) = if quick {
-        (500, 256 << 20)
-    } else {
-        (5000, 1u64 << 30)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        return one(&args[i + 1..]);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--rss-probe") {
+        let bytes: u64 = args[i + 1].parse().unwrap();
+        let url = start_server();
+        guest_stream(&url, bytes, 64 * 1024);
+        println!("{}", peak_rss_kib());
+        return;
+    }
+    let plan = Plan::from_args(&args);
+    let curl = clients::have_curl();
+    if !curl {
+        eprintln!("bench: curl not found; its rows are left out");
+    }
+    let own = start_server();
+    let nginx = Nginx::start();
+    let own_small = Target {
+        origin: own.clone(),
+        path: "/bytes/100".into(),
+        ca_pem: None,
     };
-    let url = start_server();
-    // Build and compile the guest before timing anything.
-    guest_requests(&url, 1, true);
+    let nginx_http = Target {
+        origin: nginx.http_origin(),
+        path: Nginx::SMALL_PATH.into(),
+        ca_pem: None,
+    };
+    let nginx_https = Target {
+        origin: nginx.https_origin(),
+        ..nginx_http.clone()
+    };
+    let nginx_https = Target {
+        ca_pem: Some(nginx.ca_pem().to_string()),
+        ..nginx_https
+    };
+    let mut clients = vec![Client::Raw, Client::Guest, Client::Ureq];
+    if curl {
+        clients.push(Client::Curl);
+    }
+    // Build and compile the guest, and warm every client, before timing anything.
+    for target in [&own_small, &nginx_http, &nginx_https] {
+        for c in &clients {
+            c.run(target, 2, true);
+        }
+    }
 
-    println!("## Sequential small GETs (100-byte body), {requests} requests");
-    println!("| client | requests/s |");
-    println!("|---|---|");
-    println!(
-        "| native Rust, one raw keep-alive socket (floor) | {:.0} |",
-        native_requests(&url, requests)
-    );
-    println!(
-        "| wasm guest, pooled connections (default) | {:.0} |",
-        guest_requests(&url, requests, true)
-    );
-    println!(
-        "| wasm guest, reuse disabled (a connection per request) | {:.0} |",
-        guest_requests(&url, requests, false)
-    );
+    println!("## Keep-alive: sequential 100-byte GETs on one connection");
     println!();
-    println!("## Streaming a {} MiB body", body >> 20);
-    println!("| client | read buffer | MB/s | host peak RSS growth |");
-    println!("|---|---|---|---|");
-    for buf in [16 * 1024, 64 * 1024] {
-        println!(
-            "| native Rust, raw socket (floor) | {} KiB | {:.0} | - |",
-            buf / 1024,
-            native_stream(&url, body, buf)
-        );
-        let (mbps, rss) = guest_stream(&url, body, buf);
-        println!(
-            "| wasm guest via body_read | {} KiB | {mbps:.0} | {} KiB |",
-            buf / 1024,
-            rss
+    for (title, target) in [
+        ("HTTP, project server", &own_small),
+        ("HTTP, nginx", &nginx_http),
+        ("HTTPS, nginx", &nginx_https),
+    ] {
+        request_table(
+            title,
+            target,
+            &clients,
+            plan.keepalive_requests,
+            true,
+            plan.rounds,
         );
     }
+    println!("## New connection per request (reuse disabled)");
+    println!();
+    for (title, target) in [
+        ("HTTP, project server", &own_small),
+        ("HTTP, nginx", &nginx_http),
+        ("HTTPS, nginx", &nginx_https),
+    ] {
+        request_table(
+            title,
+            target,
+            &clients,
+            plan.new_conn_requests,
+            false,
+            plan.rounds,
+        );
+    }
+    println!("## Streaming");
+    println!();
+    streaming_table(&own, &plan.stream_sizes, plan.rounds, curl);
+    if !plan.rss_sizes.is_empty() {
+        rss_table(&plan.rss_sizes);
+    }
+    println!("## Scaling");
+    println!();
+    scaling_table(
+        &own_small,
+        &plan.scaling_threads,
+        plan.scaling_requests,
+        plan.rounds,
+    );
+    scaling_table(
+        &nginx_http,
+        &plan.scaling_threads,
+        plan.scaling_requests,
+        plan.rounds,
+    );
 }

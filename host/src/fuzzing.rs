@@ -121,9 +121,8 @@ pub fn decode_response(input: &[u8], pieces: &[usize], out_len: usize) -> Respon
     };
     outcome.head = Some((
         head.status,
-        head.fields
-            .iter()
-            .map(|f| (f.name.to_vec(), f.value.to_vec()))
+        head.fields()
+            .map(|(name, value)| (name.to_vec(), value.to_vec()))
             .collect(),
     ));
     let framing = match http1::framing(&head, false) {

@@ -62,6 +62,8 @@ pub struct AccessLogEntry {
 impl Nginx {
     /// A small static file, served with `Content-Length` and an `ETag`.
     pub const STATIC_PATH: &'static str = "/static.txt";
+    /// 100 bytes served with `Content-Length`: the benchmark's small response.
+    pub const SMALL_PATH: &'static str = "/100.bin";
     /// [`SPARSE_LEN`] zero bytes, served with `Content-Length`.
     pub const SPARSE_PATH: &'static str = "/sparse-1g.bin";
     /// A text file passed through `sub_filter`: nginx drops `Content-Length` and answers an
@@ -328,6 +330,7 @@ fn write_docroot(www: &Path) {
         .unwrap();
     }
     fs::write(www.join("static.txt"), static_body).unwrap();
+    fs::write(www.join("100.bin"), [b'x'; 100]).unwrap();
 
     // Large enough that nginx emits many chunks (its output buffers are 32 KiB).
     let mut chunked = String::new();

@@ -45,46 +45,61 @@ impl HeadParser {
     /// Limits are checked byte by byte in arrival order, on partial input too, so the first
     /// limit a byte crosses is the one reported, however the bytes were split into reads.
     pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let start = self.scanned;
-        for (i, &b) in buf.iter().enumerate().skip(start) {
-            if i >= self.max_section {
+        // Line by line rather than byte by byte: the limits a line's bytes can cross are found
+        // arithmetically, with the same outcome as checking each byte in arrival order.
+        let mut i = self.scanned;
+        while i < buf.len() {
+            let rest = buf.get(i..).unwrap_or_default();
+            let newline = rest.iter().position(|&b| b == b'\n').map(|p| i + p);
+            let stop = newline.unwrap_or(buf.len());
+            // The first byte of i..stop (none of them LF) at which each limit fires: the section
+            // limit at index max_section, the line limit once the line so far, this byte
+            // included, exceeds max_line + 1 (+1: its CR may be this byte or come next).
+            let section_at = self.max_section.max(i);
+            let line_at = (self.line_start)
+                .saturating_add(self.max_line)
+                .saturating_add(1)
+                .max(i);
+            if section_at.min(line_at) < stop {
+                // At the same byte the section limit was checked first.
+                return Err(if section_at <= line_at {
+                    ParseError::SectionTooLarge
+                } else {
+                    ParseError::LineTooLong
+                });
+            }
+            let Some(nl) = newline else { break };
+            if nl >= self.max_section {
                 return Err(ParseError::SectionTooLarge);
             }
-            if b != b'\n' {
-                // The line so far, this byte included; +1: its CR may be this byte or come next.
-                if i - self.line_start >= self.max_line.saturating_add(1) {
-                    return Err(ParseError::LineTooLong);
-                }
-                continue;
-            }
-            let line = buf.get(self.line_start..i).unwrap_or_default();
+            let line = buf.get(self.line_start..nl).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.len() > self.max_line {
                 return Err(ParseError::LineTooLong);
             }
-            self.line_start = i + 1;
+            self.line_start = nl + 1;
             if line.is_empty() && (self.lines > 0 || !self.has_start_line) {
-                self.scanned = i + 1;
-                return Ok(Some(i + 1));
+                self.scanned = nl + 1;
+                return Ok(Some(nl + 1));
             }
             self.lines += 1;
             let fields = self.lines - usize::from(self.has_start_line);
             if fields > self.max_fields {
                 return Err(ParseError::TooManyFields);
             }
+            i = nl + 1;
         }
         self.scanned = buf.len();
         Ok(None)
     }
 }
 
-/// One received field line: name lowercased, value with surrounding whitespace removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Field {
-    /// Lowercase name.
-    pub(crate) name: Box<[u8]>,
-    /// Value bytes (may include obs-text, never CR, LF or NUL).
-    pub(crate) value: Box<[u8]>,
+/// Where one received field line's name and value lie in [`ResponseHead`]'s byte store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FieldSpan {
+    start: usize,
+    name_end: usize,
+    end: usize,
 }
 
 /// A field name a guest asked for is not a token (RFC 9110 §5.1).
@@ -107,17 +122,28 @@ pub(crate) struct ResponseHead {
     pub(crate) http11: bool,
     /// The status code, 100..=599.
     pub(crate) status: u16,
+    /// Every field line's lowercase name and trimmed value (may include obs-text, never CR, LF
+    /// or NUL), back to back: one allocation per head rather than two per field line.
+    bytes: Vec<u8>,
     /// Field lines in the order received.
-    pub(crate) fields: Vec<Field>,
+    spans: Vec<FieldSpan>,
 }
 
 impl ResponseHead {
+    /// Field lines in the order received: (lowercase name, value).
+    pub(crate) fn fields(&self) -> impl ExactSizeIterator<Item = (&[u8], &[u8])> {
+        self.spans.iter().map(|s| {
+            let name = self.bytes.get(s.start..s.name_end).unwrap_or_default();
+            let value = self.bytes.get(s.name_end..s.end).unwrap_or_default();
+            (name, value)
+        })
+    }
+
     /// The values of every field line named `name` (lowercase), in order.
     pub(crate) fn values<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| *f.name == *name)
-            .map(|f| &*f.value)
+        self.fields()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 
     /// Like [`Self::values`], comparing `name` ASCII case-insensitively (no allocation, so a
@@ -126,10 +152,9 @@ impl ResponseHead {
         &'a self,
         name: &'a [u8],
     ) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| &*f.value)
+        self.fields()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// The combined value of every field line named `name` (any case): RFC 9110 §5.3, field
@@ -155,16 +180,12 @@ impl ResponseHead {
     /// Every field line as `name:value\n`, in the order received, names lowercase: the
     /// header-block encoding of `abi.md` ("Header blocks"), as `headers_get_all` returns it.
     pub(crate) fn header_block(&self) -> Vec<u8> {
-        let len = self
-            .fields
-            .iter()
-            .map(|f| f.name.len() + f.value.len() + 2)
-            .sum();
+        let len = self.bytes.len() + 2 * self.spans.len();
         let mut block = Vec::with_capacity(len);
-        for field in &self.fields {
-            block.extend_from_slice(&field.name);
+        for (name, value) in self.fields() {
+            block.extend_from_slice(name);
             block.push(b':');
-            block.extend_from_slice(&field.value);
+            block.extend_from_slice(value);
             block.push(b'\n');
         }
         block
@@ -200,32 +221,50 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<ResponseHead, ParseError> {
     let mut lines = split_lines(head)?;
     let status_line = lines.next().ok_or(ParseError::StatusLine)?;
     let (http11, status) = parse_status_line(status_line)?;
-    let mut fields = Vec::new();
+    // The names and values are shorter than the head, so `bytes` is sized once. Most responses
+    // carry fewer than 16 field lines; counting them would cost another pass over the head.
+    let mut bytes = Vec::with_capacity(head.len());
+    let mut spans = Vec::with_capacity(16);
     for line in lines {
         if line.is_empty() {
             break;
         }
-        fields.push(parse_field_line(line)?);
+        let (name, value) = parse_field_line(line)?;
+        let start = bytes.len();
+        bytes.extend(name.iter().map(u8::to_ascii_lowercase));
+        let name_end = bytes.len();
+        bytes.extend_from_slice(value);
+        spans.push(FieldSpan {
+            start,
+            name_end,
+            end: bytes.len(),
+        });
     }
     Ok(ResponseHead {
         http11,
         status,
-        fields,
+        bytes,
+        spans,
     })
 }
 
 /// Splits a section into lines without their terminators.
 pub(crate) fn split_lines(section: &[u8]) -> Result<impl Iterator<Item = &[u8]>, ParseError> {
     let body = section.strip_suffix(b"\n").unwrap_or(section);
-    let lines: Vec<&[u8]> = body
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright.
-    if lines.iter().any(|l| l.contains(&b'\r')) {
-        return Err(ParseError::BareCr);
+    // RFC 9112 §2.2: a bare CR must not be treated as a line ending; we reject it outright. A CR
+    // is bare unless an LF follows it (or it ends the last, unterminated line, whose CR is
+    // stripped like any other line's). Checked in one pass, from CR to CR, so no list of lines
+    // is built.
+    let mut rest = body;
+    while let Some(cr) = rest.iter().position(|&b| b == b'\r') {
+        rest = rest.get(cr + 1..).unwrap_or_default();
+        if !matches!(rest.first(), None | Some(b'\n')) {
+            return Err(ParseError::BareCr);
+        }
     }
-    Ok(lines.into_iter())
+    Ok(body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l)))
 }
 
 /// `HTTP-version SP status-code SP [reason-phrase]` (RFC 9112 §4). A missing SP after the code
@@ -255,8 +294,9 @@ fn parse_status_line(line: &[u8]) -> Result<(bool, u16), ParseError> {
     Ok((http11, status))
 }
 
-/// `field-name ":" OWS field-value OWS` (RFC 9112 §5).
-pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
+/// `field-name ":" OWS field-value OWS` (RFC 9112 §5): the name as received and the value
+/// without its surrounding whitespace.
+pub(crate) fn parse_field_line(line: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
     if matches!(line.first(), Some(b' ' | b'\t')) {
         return Err(ParseError::ObsFold);
     }
@@ -273,10 +313,7 @@ pub(crate) fn parse_field_line(line: &[u8]) -> Result<Field, ParseError> {
     if !value.iter().all(|&b| is_field_value_byte(b)) {
         return Err(ParseError::FieldValue);
     }
-    Ok(Field {
-        name: name.to_ascii_lowercase().into(),
-        value: value.into(),
-    })
+    Ok((name, value))
 }
 
 #[cfg(test)]
@@ -288,6 +325,16 @@ mod tests {
     }
 
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-A:  b \r\nx-a: c\r\n\r\n";
+
+    /// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+    /// "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA; the lookup table says exactly that.
+    #[test]
+    fn tchar_table_is_rfc_9110_tchar() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), want, "byte {b:#04x}");
+        }
+    }
 
     #[test]
     fn every_prefix_of_a_valid_head_is_partial() {
@@ -318,8 +365,8 @@ mod tests {
         let h = parse_head(OK).unwrap();
         assert!(h.http11);
         assert_eq!(h.status, 200);
-        assert_eq!(h.fields.len(), 3);
-        assert_eq!(&*h.fields[0].name, b"content-type");
+        assert_eq!(h.fields().len(), 3);
+        assert_eq!(h.fields().next().unwrap().0, b"content-type");
         assert_eq!(
             h.values(b"x-a").collect::<Vec<_>>(),
             vec![&b"b"[..], &b"c"[..]]
@@ -475,7 +522,7 @@ mod tests {
         for (head, http11, status, fields, rule) in cases {
             let h = parse_head(head).unwrap_or_else(|e| panic!("{rule}: {e:?}"));
             assert_eq!(
-                (h.http11, h.status, h.fields.len()),
+                (h.http11, h.status, h.fields().len()),
                 (*http11, *status, *fields),
                 "{rule}"
             );

@@ -61,8 +61,42 @@ pub(crate) enum ParseError {
 
 /// `tchar` of RFC 9110 §5.6.2.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    // A table: every byte of every received field name goes through this.
+    TCHAR.get(usize::from(b)).copied().unwrap_or(false)
 }
+
+/// [`is_tchar`] for each byte value.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "a const block cannot call get_mut; the loop keeps the index below 256"
+)]
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// A field value byte we accept: anything but controls, HTAB excepted (RFC 9110 §5.5).
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
