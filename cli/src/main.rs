@@ -158,7 +158,8 @@ pub struct Cli {
     pub allow_precompiled: bool,
 
     /// Write one JSON object per line for every HTTP request of the guest (denied, completed)
-    /// to PATH, appending; `-` for stderr. Flushed after each event [default: none]
+    /// to PATH, appending; `-` for stderr. Each line is written and flushed within about a
+    /// millisecond [default: none]
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
 
