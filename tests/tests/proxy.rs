@@ -697,3 +697,49 @@ fn the_proxy_sees_no_plaintext_of_an_https_request() {
         );
     }
 }
+
+#[test]
+fn a_client_certificate_goes_through_the_tunnel_to_its_origin() {
+    // The identity bound to the origin is presented inside the CONNECT tunnel, as on a direct
+    // connection (the proxy path picks the origin's TLS configuration too).
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let (cert, key) = clients.client_identity("guest-client");
+    let ok = || Reply::raw("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    let strict = TestServer::scripted_tls(
+        vec![ok()],
+        ca.localhost_config_with_client_auth(&clients, false),
+    );
+    let origin = format!("https://127.0.0.1:{}", strict.port());
+    let proxy = Tinyproxy::start();
+    let with_identity = ctx_builder([origin.clone()])
+        .add_root_certificates_pem(ca.pem())
+        .unwrap()
+        .client_certificate(origin.clone(), cert, key)
+        .proxy(proxy.url())
+        .build()
+        .unwrap();
+    let mut guest = Guest::new(with_identity);
+    let (status, body) = fetch(&mut guest, &format!("{origin}/mtls"));
+    assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+    assert!(strict.wait_tls_handshakes(1)[0].client_certificate);
+    assert_eq!(
+        proxy.wait_requests(1),
+        [format!("CONNECT 127.0.0.1:{} HTTP/1.1", strict.port())]
+    );
+
+    // Without the identity the same tunnel leads to a refused handshake.
+    let without = ctx_builder([origin.clone()])
+        .add_root_certificates_pem(ca.pem())
+        .unwrap()
+        .proxy(proxy.url())
+        .build()
+        .unwrap();
+    let mut guest = Guest::new(without);
+    let c = refused(&mut guest, &format!("{origin}/mtls"));
+    assert!(
+        c == code(ErrorCode::TlsProtocolError) || c == code(ErrorCode::ConnectionTerminated),
+        "got {}",
+        name(c)
+    );
+}
