@@ -53,6 +53,97 @@ pub(crate) enum Client {
     Ureq,
     /// One `curl` process with `n` URLs (URL globbing), reusing its connection.
     Curl,
+    /// Another host running the same workload in its own wasm guest (`bench/peers/`).
+    Peer(Peer),
+}
+
+/// A peer host, built outside the workspace (`bench/peers/*/build`) and run as a child process
+/// that follows `bench/peers/PROTOCOL.md`: it times its own requests (compiling its guest
+/// before the clock starts) and prints `ns <elapsed>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// The original `wasi-experimental-http-wasmtime` 0.10 (wasmtime 0.35, reqwest).
+    Original,
+    /// wasmtime's own `wasmtime-wasi-http` 48 with a `wasm32-wasip2` component.
+    WasiHttp,
+}
+
+impl Peer {
+    /// Every peer.
+    pub(crate) const ALL: [Peer; 2] = [Peer::Original, Peer::WasiHttp];
+
+    fn binary(self) -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
+        match self {
+            Peer::Original => dir.join("original-0.10/target/release/original-host"),
+            Peer::WasiHttp => dir.join("wasi-http/target/release/wasi-http-host"),
+        }
+    }
+
+    /// The command that builds it.
+    pub(crate) fn build_command(self) -> &'static str {
+        match self {
+            Peer::Original => "bench/peers/original-0.10/build",
+            Peer::WasiHttp => "bench/peers/wasi-http/build",
+        }
+    }
+
+    /// Whether it has been built.
+    pub(crate) fn available(self) -> bool {
+        self.binary().is_file()
+    }
+
+    /// Runs the peer with `args`: the `(key, value)` lines of its output, or `None` when it
+    /// cannot do that workload (exit code 3, e.g. no way to trust the test CA).
+    fn run(self, args: &[&str]) -> Option<Vec<(String, u64)>> {
+        let out = Command::new(self.binary()).args(args).output().unwrap();
+        if out.status.code() == Some(3) {
+            return None;
+        }
+        assert!(
+            out.status.success(),
+            "{self:?} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(' ')?;
+                    Some((k.to_string(), v.trim().parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    fn requests(self, target: &Target, n: usize, reuse: bool) -> Option<Duration> {
+        let (url, n) = (target.url(), n.to_string());
+        let ca = ca_file(target);
+        let mut args = vec!["requests", &url, &n, if reuse { "1" } else { "0" }];
+        let ca = ca.as_ref().map(|p| p.to_string_lossy().into_owned());
+        if let Some(ca) = &ca {
+            args.push(ca);
+        }
+        let lines = self.run(&args)?;
+        let ns = lines
+            .iter()
+            .find(|(k, _)| k == "ns")
+            .expect("no `ns` line")
+            .1;
+        Some(Duration::from_nanos(ns))
+    }
+
+    /// Streams `bytes` from `url` with reads of `buf`: the time and the process's peak RSS
+    /// (KiB), or `None` if it cannot.
+    pub(crate) fn stream(self, url: &str, bytes: u64, buf: usize) -> Option<(Duration, u64)> {
+        let (bytes, buf) = (bytes.to_string(), buf.to_string());
+        let lines = self.run(&["stream", url, &bytes, &buf])?;
+        let get = |key: &str| lines.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+        Some((
+            Duration::from_nanos(get("ns").expect("no `ns` line")),
+            get("rss_kib").expect("no `rss_kib` line"),
+        ))
+    }
 }
 
 impl Client {
@@ -63,17 +154,21 @@ impl Client {
             Client::Guest => "wasm guest via this host",
             Client::Ureq => "ureq 3 (native)",
             Client::Curl => "curl, one process, URL glob",
+            Client::Peer(Peer::Original) => "original 0.10 host (wasmtime 0.35, reqwest)",
+            Client::Peer(Peer::WasiHttp) => "wasi:http (wasmtime-wasi-http 48, wasip2 component)",
         }
     }
 
-    /// `n` sequential GETs of `target`, reusing one connection or opening one per request.
-    pub(crate) fn run(self, target: &Target, n: usize, reuse: bool) -> Duration {
-        match self {
+    /// `n` sequential GETs of `target`, reusing one connection or opening one per request;
+    /// `None` when the client cannot (a peer without a way to trust the test CA).
+    pub(crate) fn run(self, target: &Target, n: usize, reuse: bool) -> Option<Duration> {
+        Some(match self {
             Client::Raw => raw_requests(target, n, reuse),
             Client::Guest => guest_requests(target, n, reuse),
             Client::Ureq => ureq_requests(target, n, reuse),
             Client::Curl => curl_requests(target, n, reuse),
-        }
+            Client::Peer(peer) => return peer.requests(target, n, reuse),
+        })
     }
 }
 

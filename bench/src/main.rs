@@ -11,6 +11,9 @@
 //!    read loop (the floor) and `curl -o /dev/null`; the whole process's peak RSS for a 1 MiB and
 //!    a 1 GiB body, each in a fresh process.
 //! 3. Scaling: N stores on N threads sharing one pool, total request rate.
+//! 4. When built (`bench/peers/*/build`), the peer hosts in the same rounds: the original 0.10
+//!    host and wasmtime's wasi:http host, each running the same workload in its own guest
+//!    (`bench/peers/PROTOCOL.md`).
 //!
 //! `--one CLIENT SCHEME N` (CLIENT `guest`, `raw` or `ureq`; SCHEME `http` or `https`) does N
 //! keep-alive GETs of nginx's 100-byte file and nothing else: run it under
@@ -27,7 +30,7 @@ use std::net::TcpStream;
 use std::time::Instant;
 
 use bench::start_server;
-use clients::{Client, Target, curl_stream, fetch_guest, guest_ctx, guest_requests_with};
+use clients::{Client, Peer, Target, curl_stream, fetch_guest, guest_ctx, guest_requests_with};
 use e2e::nginx::Nginx;
 use e2e::run::run_guest;
 use wasi_experimental_http_wasmtime::HttpCtx;
@@ -104,6 +107,8 @@ struct Plan {
     rss_sizes: Vec<u64>,
     scaling_requests: usize,
     scaling_threads: Vec<usize>,
+    /// Whether to include the peer hosts that are built.
+    peers: bool,
 }
 
 impl Plan {
@@ -117,6 +122,7 @@ impl Plan {
                 rss_sizes: vec![],
                 scaling_requests: 100,
                 scaling_threads: vec![1, 2],
+                peers: false,
             }
         } else if args.iter().any(|a| a == "--quick") {
             Plan {
@@ -127,6 +133,7 @@ impl Plan {
                 rss_sizes: vec![1 << 20, 256 << 20],
                 scaling_requests: 1000,
                 scaling_threads: vec![1, 2, 4],
+                peers: true,
             }
         } else {
             Plan {
@@ -137,6 +144,7 @@ impl Plan {
                 rss_sizes: vec![1 << 20, 1 << 30],
                 scaling_requests: 3000,
                 scaling_threads: vec![1, 2, 4],
+                peers: true,
             }
         }
     }
@@ -161,11 +169,16 @@ fn request_table(
     for round in 0..rounds {
         for k in 0..clients.len() {
             let i = (k + round) % clients.len();
-            let t = clients[i].run(target, n, reuse);
-            per_request[i].push(t.as_secs_f64() * 1e6 / n as f64);
+            if let Some(t) = clients[i].run(target, n, reuse) {
+                per_request[i].push(t.as_secs_f64() * 1e6 / n as f64);
+            }
         }
     }
-    let medians: Vec<f64> = per_request.into_iter().map(median).collect();
+    let medians: Vec<Option<f64>> = per_request
+        .into_iter()
+        .map(|v| (!v.is_empty()).then(|| median(v)))
+        .collect();
+    let floor = medians[0].expect("the floor always runs");
     println!(
         "### {title}: {n} requests × {rounds} rounds, `{}`",
         target.url()
@@ -173,17 +186,20 @@ fn request_table(
     println!("| client | µs/request (median) | requests/s | time ÷ floor |");
     println!("|---|---|---|---|");
     for (client, us) in clients.iter().zip(&medians) {
-        println!(
-            "| {} | {us:.1} | {:.0} | {:.2} |",
-            client.label(),
-            1e6 / us,
-            us / medians[0]
-        );
+        match us {
+            Some(us) => println!(
+                "| {} | {us:.1} | {:.0} | {:.2} |",
+                client.label(),
+                1e6 / us,
+                us / floor
+            ),
+            None => println!("| {} | n/a | n/a | n/a |", client.label()),
+        }
     }
     println!();
 }
 
-fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
+fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool, peers: &[Peer]) {
     for &bytes in sizes {
         println!(
             "### Streaming a {} MiB Content-Length body from the project's server, {rounds} rounds",
@@ -193,6 +209,7 @@ fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
         println!("|---|---|---|---|---|");
         for buf in [16 * 1024, 64 * 1024] {
             let (mut floor, mut guest, mut rss, mut curls) = (vec![], vec![], 0, vec![]);
+            let mut peer_runs: Vec<(Vec<f64>, u64, bool)> = vec![(vec![], 0, true); peers.len()];
             for round in 0..rounds {
                 let mut runs: Vec<Box<dyn FnMut()>> = vec![
                     Box::new(|| floor.push(native_stream(url, bytes, buf))),
@@ -202,6 +219,17 @@ fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
                         rss = rss.max(grown);
                     }),
                 ];
+                for (peer, (mbps, peak, can)) in peers.iter().zip(peer_runs.iter_mut()) {
+                    runs.push(Box::new(move || {
+                        match peer.stream(&format!("{url}/bytes/{bytes}"), bytes, buf) {
+                            Some((t, kib)) => {
+                                mbps.push(bytes as f64 / t.as_secs_f64() / 1e6);
+                                *peak = (*peak).max(kib);
+                            }
+                            None => *can = false,
+                        }
+                    }));
+                }
                 if curl && buf == 64 * 1024 {
                     runs.push(Box::new(|| {
                         let t = curl_stream(&format!("{url}/bytes/{bytes}"));
@@ -221,6 +249,18 @@ fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
                 "| wasm guest via body_read | {kib} KiB | {guest:.0} | {:.2} | {rss} KiB |",
                 guest / floor
             );
+            for (peer, (mbps, peak, can)) in peers.iter().zip(peer_runs) {
+                let label = Client::Peer(*peer).label();
+                if can && !mbps.is_empty() {
+                    let m = median(mbps);
+                    println!(
+                        "| {label} | {kib} KiB | {m:.0} | {:.2} | {peak} KiB (whole process, peak) |",
+                        m / floor
+                    );
+                } else {
+                    println!("| {label} | {kib} KiB | n/a | n/a | - |");
+                }
+            }
             if !curls.is_empty() {
                 let c = median(curls);
                 println!(
@@ -234,12 +274,16 @@ fn streaming_table(url: &str, sizes: &[u64], rounds: usize, curl: bool) {
 }
 
 /// The whole process's peak RSS after the guest streams `bytes`, in a fresh process.
-fn rss_table(sizes: &[u64]) {
+fn rss_table(sizes: &[u64], url: &str, peers: &[Peer]) {
     println!(
         "### Whole-process peak RSS (VmHWM) after a guest streams one body, 64 KiB buffer, a fresh process each"
     );
-    println!("| body | peak RSS |");
-    println!("|---|---|");
+    let mut header = "| body | this host |".to_string();
+    for peer in peers {
+        header.push_str(&format!(" {} |", Client::Peer(*peer).label()));
+    }
+    println!("{header}");
+    println!("|---|---|{}", "---|".repeat(peers.len()));
     for &bytes in sizes {
         let exe = std::env::current_exe().unwrap();
         let out = std::process::Command::new(exe)
@@ -252,7 +296,14 @@ fn rss_table(sizes: &[u64]) {
             String::from_utf8_lossy(&out.stderr)
         );
         let kib = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        println!("| {} MiB | {kib} KiB |", bytes >> 20);
+        let mut row = format!("| {} MiB | {kib} KiB |", bytes >> 20);
+        for peer in peers {
+            match peer.stream(&format!("{url}/bytes/{bytes}"), bytes, 64 * 1024) {
+                Some((_, kib)) => row.push_str(&format!(" {kib} KiB |")),
+                None => row.push_str(" n/a |"),
+            }
+        }
+        println!("{row}");
     }
     println!();
 }
@@ -311,7 +362,7 @@ fn one(args: &[String]) {
             ca_pem: Some(nginx.ca_pem().to_string()),
         },
     };
-    let t = client.run(&target, n, true);
+    let t = client.run(&target, n, true).expect("runs");
     eprintln!("{n} requests in {t:?}");
 }
 
@@ -356,6 +407,20 @@ fn main() {
     if curl {
         clients.push(Client::Curl);
     }
+    // The peer hosts (issue items 7 and 8) run when built; the smoke run leaves them out.
+    let mut peers = Vec::new();
+    for peer in Peer::ALL {
+        if plan.peers && peer.available() {
+            peers.push(peer);
+            clients.push(Client::Peer(peer));
+        } else if plan.peers {
+            eprintln!(
+                "bench: {} not built ({}); its rows are left out",
+                Client::Peer(peer).label(),
+                peer.build_command()
+            );
+        }
+    }
     // Build and compile the guest, and warm every client, before timing anything.
     for target in [&own_small, &nginx_http, &nginx_https] {
         for c in &clients {
@@ -397,9 +462,9 @@ fn main() {
     }
     println!("## Streaming");
     println!();
-    streaming_table(&own, &plan.stream_sizes, plan.rounds, curl);
+    streaming_table(&own, &plan.stream_sizes, plan.rounds, curl, &peers);
     if !plan.rss_sizes.is_empty() {
-        rss_table(&plan.rss_sizes);
+        rss_table(&plan.rss_sizes, &own, &peers);
     }
     println!("## Scaling");
     println!();

@@ -285,9 +285,7 @@ fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Resu
     }
     builder = proxy_options(cli, builder, |name| std::env::var(name).ok());
     if let Some(log) = audit_log {
-        builder = builder
-            .audit_query(cli.audit_query)
-            .on_event(log.observer());
+        builder = builder.audit_query(cli.audit_query).audit_log(log);
     }
     let mut ctx = builder.build().context("invalid HTTP configuration")?;
     for (key, value) in &cli.label {
@@ -296,8 +294,9 @@ fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Resu
     Ok(ctx)
 }
 
-/// `--audit-log`: JSON Lines appended to PATH (`-`: stderr), one event per line, each flushed
-/// as it is written, by the host's writer thread (`README.md`, "For operators").
+/// `--audit-log`: JSON Lines appended to PATH (`-`: stderr), one event per line, written and
+/// flushed within about a millisecond by the host's writer thread (`README.md`, "For
+/// operators").
 fn open_audit_log(path: &Path) -> wasmtime::Result<host::JsonLinesLog> {
     let log = if path == Path::new("-") {
         host::JsonLinesLog::new(std::io::stderr())

@@ -20,13 +20,13 @@ use crate::error::HttpError;
 use crate::error_code::ErrorCode;
 use crate::quota::QuotaKind;
 use crate::url::{self, Origin, Scheme};
-use std::fmt::{self, Write as _};
+use std::borrow::Cow;
+use std::fmt;
 use std::io;
 use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Request ids: one counter for the process, so ids are unique across all contexts.
@@ -180,43 +180,52 @@ impl Event<'_> {
     /// `--audit-log` (fields in `README.md`, "For operators"). Every string is escaped:
     /// control characters, quotes and backslashes cannot end the record or forge another.
     pub fn to_json(&self) -> String {
-        let mut j = Json(String::with_capacity(256));
-        j.0.push('{');
-        j.field("time");
+        let mut out = Vec::with_capacity(512);
+        self.write_json(&mut out);
+        // Every byte written is ASCII or comes from a `&str` whole: always UTF-8.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Appends [`Event::to_json`]'s line (no trailing newline) to `out`, without allocating
+    /// anything but `out`'s growth: what a sink that batches lines into one buffer wants.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.reserve(512);
+        let mut j = Json(out);
+        j.raw(b"{\"time\":");
         j.time(self.time);
-        j.field("event");
-        j.string(match self.kind {
-            EventKind::Denied(_) => "denied",
-            EventKind::Completed(_) => "completed",
+        j.raw(match self.kind {
+            EventKind::Denied(_) => b",\"event\":\"denied\"".as_slice(),
+            EventKind::Completed(_) => b",\"event\":\"completed\"",
         });
-        j.field("request_id");
+        j.raw(b",\"request_id\":");
         j.num(self.request_id);
-        j.field("labels");
-        j.0.push('{');
+        j.raw(b",\"labels\":");
+        j.0.push(b'{');
         for (i, (k, v)) in self.labels.iter().enumerate() {
             if i > 0 {
-                j.0.push(',');
+                j.0.push(b',');
             }
             j.string(k);
-            j.0.push(':');
+            j.0.push(b':');
             j.string(v);
         }
-        j.0.push('}');
-        j.field("origin");
+        j.0.push(b'}');
+        j.raw(b",\"origin\":");
         j.opt_string(self.origin);
-        j.field("method");
+        j.raw(b",\"method\":");
         j.opt_string(self.method);
         match &self.kind {
             EventKind::Denied(d) => {
-                j.field("reason");
+                j.raw(b",\"reason\":");
                 j.string(d.reason.name());
                 match d.reason {
                     DenyReason::Address(ip) => {
-                        j.field("address");
+                        j.raw(b",\"address\":");
                         j.string(&ip.to_string());
                     }
                     DenyReason::Quota(kind) => {
-                        j.field("quota");
+                        j.raw(b",\"quota\":");
                         j.string(kind.name());
                     }
                     _ => {}
@@ -224,64 +233,51 @@ impl Event<'_> {
                 j.code(d.code);
             }
             EventKind::Completed(c) => {
-                j.field("path");
+                j.raw(b",\"path\":");
                 j.string(c.path);
-                j.field("status");
-                match c.status {
-                    Some(s) => j.num(u64::from(s)),
-                    None => j.0.push_str("null"),
-                }
+                j.raw(b",\"status\":");
+                j.opt_num(c.status.map(u64::from));
                 j.code(c.code);
-                j.field("sent_bytes");
+                j.raw(b",\"sent_bytes\":");
                 j.num(c.sent_bytes);
-                j.field("received_bytes");
+                j.raw(b",\"received_bytes\":");
                 j.num(c.received_bytes);
-                j.field("reused");
-                j.0.push_str(if c.reused { "true" } else { "false" });
-                j.field("body_complete");
-                j.0.push_str(if c.body_complete { "true" } else { "false" });
+                j.raw(b",\"reused\":");
+                j.bool(c.reused);
+                j.raw(b",\"body_complete\":");
+                j.bool(c.body_complete);
                 let p = &c.phases;
                 for (name, d) in [
-                    ("dns_us", p.dns),
-                    ("connect_us", p.connect),
-                    ("tls_us", p.tls),
-                    ("head_us", p.head),
-                    ("body_us", p.body),
+                    (b",\"dns_us\":".as_slice(), p.dns),
+                    (b",\"connect_us\":".as_slice(), p.connect),
+                    (b",\"tls_us\":".as_slice(), p.tls),
+                    (b",\"head_us\":".as_slice(), p.head),
+                    (b",\"body_us\":".as_slice(), p.body),
                 ] {
-                    j.field(name);
-                    match d {
-                        Some(d) => j.num(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-                        None => j.0.push_str("null"),
-                    }
+                    j.raw(name);
+                    j.opt_num(d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)));
                 }
-                j.field("proxy");
+                j.raw(b",\"proxy\":");
                 j.opt_string(c.proxy);
-                j.field("proxy_status");
-                match c.proxy_status {
-                    Some(s) => j.num(u64::from(s)),
-                    None => j.0.push_str("null"),
-                }
+                j.raw(b",\"proxy_status\":");
+                j.opt_num(c.proxy_status.map(u64::from));
             }
         }
-        j.0.push('}');
-        j.0
+        j.0.push(b'}');
     }
 }
 
-/// A JSON object being written; fields are comma-separated as they come.
-struct Json(String);
+/// A JSON object being appended to a buffer; fields are comma-separated as they come.
+struct Json<'o>(&'o mut Vec<u8>);
 
-// Written by hand rather than with `write!`: an event is formatted on the guest's thread for
-// every request, and `core::fmt` made that ~13 k instructions (`bench/src/bin/audit_overhead.rs`).
-impl Json {
-    /// `name` is one of this file's constant field names: no escaping needed.
-    fn field(&mut self, name: &str) {
-        if !self.0.ends_with('{') {
-            self.0.push(',');
-        }
-        self.0.push('"');
-        self.0.push_str(name);
-        self.0.push_str("\":");
+// Written by hand rather than with `write!`, into bytes: an event is formatted on the guest's
+// thread for every request, and `core::fmt` made that ~13 k instructions
+// (`bench/src/bin/audit_overhead.rs`; BENCHMARKS.md has the figures).
+impl Json<'_> {
+    /// Constant JSON text, e.g. a field's `,"name":` (names are this file's constants: no
+    /// escaping needed; whole separators keep this to one copy per field).
+    fn raw(&mut self, text: &[u8]) {
+        self.0.extend_from_slice(text);
     }
 
     fn num(&mut self, mut n: u64) {
@@ -297,60 +293,78 @@ impl Json {
                 break;
             }
         }
-        for &d in digits.get(i..).unwrap_or_default() {
-            self.0.push(char::from(d));
+        self.0
+            .extend_from_slice(digits.get(i..).unwrap_or_default());
+    }
+
+    fn opt_num(&mut self, n: Option<u64>) {
+        match n {
+            Some(n) => self.num(n),
+            None => self.0.extend_from_slice(b"null"),
         }
     }
 
-    /// `n` in exactly `width` digits (leading zeros), for dates and times.
-    fn padded(&mut self, n: u64, width: u32) {
-        let mut div = 10u64.pow(width.saturating_sub(1));
-        while div > 0 {
-            self.0.push(char::from(b'0' + (n / div % 10) as u8));
-            div /= 10;
-        }
+    fn bool(&mut self, b: bool) {
+        self.0
+            .extend_from_slice(if b { b"true".as_slice() } else { b"false" });
     }
 
     fn code(&mut self, code: ErrorCode) {
-        self.field("code");
+        self.raw(b",\"code\":");
         self.num(u64::from(code.code()));
-        self.field("code_name");
-        self.string(code.name());
+        // Code names are constants in `[a-z_]`: nothing to escape.
+        self.raw(b",\"code_name\":\"");
+        self.raw(code.name().as_bytes());
+        self.raw(b"\"");
     }
 
     fn opt_string(&mut self, s: Option<&str>) {
         match s {
             Some(s) => self.string(s),
-            None => self.0.push_str("null"),
+            None => self.0.extend_from_slice(b"null"),
         }
     }
 
     /// RFC 8259 §7: `"` and `\` escaped, every control character (and DEL, and the Unicode line
     /// separators some log viewers break on) as `\uXXXX`.
     fn string(&mut self, s: &str) {
-        self.0.push('"');
+        self.0.push(b'"');
+        // The common case, a string with nothing to escape, checked without branching per
+        // byte (the compiler vectorizes the fold) and copied at once.
+        if !s.bytes().fold(false, |any, b| any | needs_escape(b)) {
+            self.0.extend_from_slice(s.as_bytes());
+            self.0.push(b'"');
+            return;
+        }
         let mut rest = s;
         // Runs of printable ASCII (the common case: whole strings) are copied at once.
-        while let Some(at) = rest
-            .bytes()
-            .position(|b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f)
-        {
+        while let Some(at) = rest.bytes().position(needs_escape) {
             let (clean, tail) = rest.split_at(at);
-            self.0.push_str(clean);
+            self.0.extend_from_slice(clean.as_bytes());
             let mut chars = tail.chars();
             let Some(c) = chars.next() else { break };
             match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
+                '"' => self.0.extend_from_slice(b"\\\""),
+                '\\' => self.0.extend_from_slice(b"\\\\"),
                 c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
-                    let _ = write!(self.0, "\\u{:04x}", u32::from(c));
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let u = u32::from(c);
+                    self.0.extend_from_slice(b"\\u");
+                    for shift in [12, 8, 4, 0] {
+                        let nibble = (u >> shift & 0xf) as usize;
+                        self.0.push(HEX.get(nibble).copied().unwrap_or(b'0'));
+                    }
                 }
-                c => self.0.push(c),
+                c => {
+                    let mut utf8 = [0u8; 4];
+                    self.0
+                        .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
             }
             rest = chars.as_str();
         }
-        self.0.push_str(rest);
-        self.0.push('"');
+        self.0.extend_from_slice(rest.as_bytes());
+        self.0.push(b'"');
     }
 
     /// RFC 3339 UTC with microseconds, e.g. `"2026-11-29T23:10:00.123456Z"`.
@@ -359,22 +373,32 @@ impl Json {
         let secs = since.as_secs();
         let (days, rem) = (secs / 86_400, secs % 86_400);
         let (y, m, d) = civil_from_days(days);
-        self.0.push('"');
-        self.padded(y, 4);
-        self.0.push('-');
-        self.padded(m, 2);
-        self.0.push('-');
-        self.padded(d, 2);
-        self.0.push('T');
-        self.padded(rem / 3600, 2);
-        self.0.push(':');
-        self.padded(rem % 3600 / 60, 2);
-        self.0.push(':');
-        self.padded(rem % 60, 2);
-        self.0.push('.');
-        self.padded(u64::from(since.subsec_micros()), 6);
-        self.0.push_str("Z\"");
+        let mut s = *b"\"0000-00-00T00:00:00.000000Z\"";
+        // Each (offset, width, value): digits written right to left.
+        for (end, width, mut v) in [
+            (5, 4, y),
+            (8, 2, m),
+            (11, 2, d),
+            (14, 2, rem / 3600),
+            (17, 2, rem % 3600 / 60),
+            (20, 2, rem % 60),
+            (27, 6, u64::from(since.subsec_micros())),
+        ] {
+            for i in (end - width..end).rev() {
+                if let Some(b) = s.get_mut(i) {
+                    *b = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        }
+        self.0.extend_from_slice(&s);
     }
+}
+
+/// Whether a string byte needs a second look: a control character, `"`, `\\`, DEL, or part of a
+/// non-ASCII character (which may be a C1 control or a line separator).
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm,
@@ -392,35 +416,202 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
+/// An event owned, so that it can be formatted later on another thread: what the request
+/// path hands to a [`JsonLinesLog`] (moving its strings, never copying them).
+pub(crate) struct Record {
+    time: SystemTime,
+    request_id: u64,
+    labels: Labels,
+    /// The origin, method and path, one after the other (a denied request has no path).
+    text: String,
+    /// Where the origin ends in `text`, if the event has one.
+    origin_end: Option<usize>,
+    /// Where the method ends in `text`, if the event has one.
+    method_end: Option<usize>,
+    kind: RecordKind,
+}
+
+enum RecordKind {
+    Denied(Denied),
+    /// The path is `text`'s rest, and the proxy is here: the `Completed` holds neither.
+    Completed(Completed<'static>, Option<Arc<str>>),
+}
+
+impl Record {
+    /// A copy of `event` (the slow path: for [`JsonLinesLog::observer`]).
+    fn of(event: &Event<'_>) -> Record {
+        let mut text = String::new();
+        let origin_end = event.origin.map(|o| {
+            text.push_str(o);
+            text.len()
+        });
+        let method_end = event.method.map(|m| {
+            text.push_str(m);
+            text.len()
+        });
+        let kind = match &event.kind {
+            EventKind::Denied(d) => RecordKind::Denied(*d),
+            EventKind::Completed(c) => {
+                text.push_str(c.path);
+                RecordKind::Completed(
+                    Completed {
+                        path: "",
+                        proxy: None,
+                        ..c.clone()
+                    },
+                    c.proxy.map(Arc::from),
+                )
+            }
+        };
+        Record {
+            time: event.time,
+            request_id: event.request_id,
+            labels: Labels::from(event.labels),
+            text,
+            origin_end,
+            method_end,
+            kind,
+        }
+    }
+
+    /// Calls `f` with the event this record holds.
+    fn with_event<R>(&self, f: impl FnOnce(&Event<'_>) -> R) -> R {
+        let origin = self.origin_end.and_then(|end| self.text.get(..end));
+        let method = self
+            .method_end
+            .and_then(|end| self.text.get(self.origin_end.unwrap_or(0)..end));
+        let kind = match &self.kind {
+            RecordKind::Denied(d) => EventKind::Denied(*d),
+            RecordKind::Completed(c, proxy) => EventKind::Completed(Completed {
+                path: self
+                    .text
+                    .get(self.method_end.or(self.origin_end).unwrap_or(0)..)
+                    .unwrap_or_default(),
+                proxy: proxy.as_deref(),
+                ..c.clone()
+            }),
+        };
+        f(&Event {
+            time: self.time,
+            request_id: self.request_id,
+            labels: &self.labels,
+            origin,
+            method,
+            kind,
+        })
+    }
+}
+
 /// How long the audit log's writer lets lines gather after a write (see [`JsonLinesLog`]).
 const BATCH_WINDOW: Duration = Duration::from_millis(1);
+/// Events queued and not yet taken by the writer, at most.
+const MAX_QUEUED_EVENTS: usize = 4096;
+/// Bytes of strings queued and not yet taken by the writer, at most (one event may go past
+/// it): long URLs cannot make the queue large.
+const MAX_QUEUED_BYTES: usize = 1 << 20;
 
-/// A JSON Lines sink for audit events, off the request path: [`JsonLinesLog::observer`]
-/// formats each event ([`Event::to_json`]) on the guest's thread and hands the line to a
-/// writer thread, which writes and flushes `out` within about a millisecond: an idle writer
-/// wakes for the first line; under traffic it writes every line queued since its last write in
-/// one write, then flushes, then waits 1 ms for more. The guest's call never waits for the disk unless
-/// 4096 lines are already queued (then it waits for room: memory stays bounded, and no event
-/// is dropped). Dropping the log waits (up to 10 s) until every line queued so far is written.
-/// A failed write is logged once; later lines are still attempted.
+/// A JSON Lines sink for audit events, off the request path: the CLI's `--audit-log`.
+/// Attach it with [`HttpCtxBuilder::audit_log`](crate::HttpCtxBuilder::audit_log): a request
+/// then hands its event's record to the log without formatting it (its strings are moved, not
+/// copied) and a writer thread formats the lines ([`Event::to_json`]), writes and flushes them
+/// within about a millisecond: an idle writer wakes for the first event; under traffic it
+/// takes every event queued since its last write, writes them in one write, flushes, then
+/// waits 1 ms for more. A guest's call never waits for the disk unless 4096 events (or 1 MiB
+/// of their strings) are already queued: then it waits for room, so memory stays bounded and
+/// no event is dropped. Dropping the log waits (up to 10 s) until every event queued so far
+/// is written; contexts still attached keep writing after that, until the last one is
+/// dropped. A failed write is logged once; later lines are still attempted.
+///
+/// [`JsonLinesLog::observer`] gives the same log as a callback for
+/// [`on_event`](crate::HttpCtxBuilder::on_event), for an embedder that composes observers;
+/// it copies each event's strings first.
 ///
 /// ```no_run
 /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
 /// let log = JsonLinesLog::new(std::fs::File::create("audit.jsonl")?)?;
-/// let ctx = HttpCtx::builder().on_event(log.observer()).build()?;
+/// let ctx = HttpCtx::builder().audit_log(&log).build()?;
 /// // ... run guests; drop `ctx` (and its siblings), then `log`.
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct JsonLinesLog {
-    tx: SyncSender<String>,
-    /// Lines sent and not yet written.
-    pending: Arc<AtomicU64>,
+    sender: LogSender,
+}
+
+/// What the guests' threads and the writer thread share.
+struct LogShared {
+    state: Mutex<LogState>,
+    /// The writer waits here for events (or for its last sender to go).
+    events: Condvar,
+    /// Guests wait here for room, and a dropped [`JsonLinesLog`] for the queue to drain.
+    room: Condvar,
+}
+
+#[derive(Default)]
+struct LogState {
+    /// Events not yet taken by the writer.
+    queued: Vec<Record>,
+    /// Bytes of their strings.
+    queued_bytes: usize,
+    /// Events taken by the writer and not yet written.
+    writing: usize,
+    /// The writer is blocked on `events` (a sender must wake it).
+    writer_idle: bool,
+    /// Threads blocked on `room` (the writer must wake them).
+    waiting_for_room: usize,
+    /// The log and the contexts' handles still alive: the writer ends when none is left and
+    /// the queue is empty.
+    senders: usize,
+}
+
+impl LogShared {
+    fn lock(&self) -> MutexGuard<'_, LogState> {
+        // Nothing panics while holding the lock; the state stays consistent either way.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One holder of the log: the [`JsonLinesLog`], an observer, or a builder's contexts.
+pub(crate) struct LogSender(Arc<LogShared>);
+
+impl LogSender {
+    pub(crate) fn clone_sender(&self) -> LogSender {
+        self.0.lock().senders += 1;
+        LogSender(self.0.clone())
+    }
+
+    pub(crate) fn push(&self, record: Record) {
+        let shared = &*self.0;
+        let mut st = shared.lock();
+        while st.queued.len() >= MAX_QUEUED_EVENTS || st.queued_bytes >= MAX_QUEUED_BYTES {
+            st.waiting_for_room += 1;
+            st = shared.room.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st.waiting_for_room -= 1;
+        }
+        st.queued_bytes += record.text.len();
+        st.queued.push(record);
+        // Waking is a system call: only when the writer sleeps on the condition variable,
+        // which under traffic it does not (it is writing, or in its batch window).
+        if std::mem::take(&mut st.writer_idle) {
+            shared.events.notify_one();
+        }
+    }
+}
+
+impl Drop for LogSender {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.senders -= 1;
+        if st.senders == 0 && std::mem::take(&mut st.writer_idle) {
+            self.0.events.notify_one();
+        }
+    }
 }
 
 impl fmt::Debug for JsonLinesLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.sender.0.lock();
         f.debug_struct("JsonLinesLog")
-            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .field("pending", &(st.queued.len() + st.writing))
             .finish()
     }
 }
@@ -428,84 +619,147 @@ impl fmt::Debug for JsonLinesLog {
 impl JsonLinesLog {
     /// Starts the writer thread for `out`.
     pub fn new(mut out: impl io::Write + Send + 'static) -> io::Result<JsonLinesLog> {
-        let (tx, rx) = sync_channel::<String>(4096);
-        let pending = Arc::new(AtomicU64::new(0));
-        let done = pending.clone();
+        let shared = Arc::new(LogShared {
+            state: Mutex::new(LogState {
+                senders: 1,
+                ..LogState::default()
+            }),
+            events: Condvar::new(),
+            room: Condvar::new(),
+        });
+        let writer = shared.clone();
         std::thread::Builder::new()
             .name("audit-log".into())
             .spawn(move || {
                 let mut failed = false;
-                let mut batch = String::new();
-                while let Ok(line) = rx.recv() {
-                    batch.clear();
-                    batch.push_str(&line);
-                    let mut n = 1;
-                    while let Ok(more) = rx.try_recv() {
-                        batch.push_str(&more);
-                        n += 1;
+                let mut batch: Vec<Record> = Vec::new();
+                let mut bytes: Vec<u8> = Vec::new();
+                loop {
+                    let mut st = writer.lock();
+                    while st.queued.is_empty() && st.senders > 0 {
+                        st.writer_idle = true;
+                        st = writer
+                            .events
+                            .wait(st)
+                            .unwrap_or_else(PoisonError::into_inner);
                     }
-                    let written = out.write_all(batch.as_bytes()).and_then(|()| out.flush());
+                    st.writer_idle = false;
+                    if st.queued.is_empty() {
+                        return; // no sender left, nothing queued
+                    }
+                    // Take the whole queue; the guests go on appending to the spare vector.
+                    std::mem::swap(&mut st.queued, &mut batch);
+                    st.queued_bytes = 0;
+                    st.writing = batch.len();
+                    if st.waiting_for_room > 0 {
+                        writer.room.notify_all();
+                    }
+                    drop(st);
+                    for record in batch.drain(..) {
+                        record.with_event(|e| e.write_json(&mut bytes));
+                        bytes.push(b'\n');
+                    }
+                    let written = out.write_all(&bytes).and_then(|()| out.flush());
                     if let Err(e) = written
                         && !std::mem::replace(&mut failed, true)
                     {
                         log::error!("writing the audit log failed: {e}");
                     }
-                    done.fetch_sub(n, Ordering::AcqRel);
-                    // Under traffic, lines gather for a moment and go out in one write: a
-                    // guest's send then wakes no thread and the log costs one system call per
-                    // batch, not per line. Idle, the thread blocks in `recv` above.
+                    bytes.clear();
+                    // A burst's buffers are not kept for ever.
+                    bytes.shrink_to(MAX_QUEUED_BYTES / 8);
+                    batch.shrink_to(MAX_QUEUED_EVENTS / 8);
+                    let mut st = writer.lock();
+                    st.writing = 0;
+                    if st.waiting_for_room > 0 {
+                        writer.room.notify_all();
+                    }
+                    drop(st);
+                    // Under traffic, events gather for a moment and go out in one write: a
+                    // guest's event then wakes no thread and the log costs one system call per
+                    // batch, not per line. Idle, the thread blocks on `events` above.
                     std::thread::sleep(BATCH_WINDOW);
                 }
             })?;
-        Ok(JsonLinesLog { tx, pending })
+        Ok(JsonLinesLog {
+            sender: LogSender(shared),
+        })
     }
 
-    /// The callback for [`HttpCtxBuilder::on_event`](crate::HttpCtxBuilder::on_event).
+    /// This log as a callback for [`HttpCtxBuilder::on_event`](crate::HttpCtxBuilder::on_event):
+    /// each event's strings are copied on the guest's thread, and the line is formatted and
+    /// written as [`HttpCtxBuilder::audit_log`](crate::HttpCtxBuilder::audit_log) does. Prefer
+    /// `audit_log`, which copies nothing, unless events must also go elsewhere.
     pub fn observer(&self) -> impl Fn(&Event<'_>) + Send + Sync + 'static {
-        let (tx, pending) = (self.tx.clone(), self.pending.clone());
-        move |event| {
-            let mut line = event.to_json();
-            line.push('\n');
-            pending.fetch_add(1, Ordering::AcqRel);
-            if tx.send(line).is_err() {
-                pending.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
+        let sender = self.sender.clone_sender();
+        move |event| sender.push(Record::of(event))
+    }
+
+    /// A handle for a builder's contexts.
+    pub(crate) fn sender(&self) -> LogSender {
+        self.sender.clone_sender()
     }
 }
 
 impl Drop for JsonLinesLog {
     fn drop(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.pending.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
+        let shared = &*self.sender.0;
+        let mut st = shared.lock();
+        if std::mem::take(&mut st.writer_idle) {
+            shared.events.notify_one();
+        }
+        while st.queued.len() + st.writing > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st.waiting_for_room += 1;
+            st = shared
+                .room
+                .wait_timeout(st, left)
+                .map(|(st, _)| st)
+                .unwrap_or_else(|e| e.into_inner().0);
+            st.waiting_for_room -= 1;
         }
     }
 }
 
-/// The embedder's callback, shared by every context of one builder.
+/// The embedder's event callback ([`HttpCtxBuilder::on_event`](crate::HttpCtxBuilder::on_event)).
+pub(crate) type Callback = Box<dyn Fn(&Event<'_>) + Send + Sync>;
+
+/// The embedder's callback and audit log, shared by every context of one builder.
 pub(crate) struct Observer {
-    f: Box<dyn Fn(&Event<'_>) + Send + Sync>,
+    f: Option<Callback>,
+    log: Option<LogSender>,
     lost: AtomicU64,
 }
 
 impl Observer {
-    pub(crate) fn new(f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Observer {
-        Observer {
-            f: Box::new(f),
+    /// The observer of a builder with this callback and this log; `None` without either.
+    pub(crate) fn new(f: Option<Callback>, log: Option<LogSender>) -> Option<Observer> {
+        (f.is_some() || log.is_some()).then(|| Observer {
+            f,
+            log,
             lost: AtomicU64::new(0),
-        }
+        })
     }
 
-    /// Calls the observer. A panic is caught here: logged, counted ([`Observer::lost`]), and the
-    /// request goes on as if the observer had returned.
-    fn emit(&self, event: &Event<'_>) {
-        if catch_unwind(AssertUnwindSafe(|| (self.f)(event))).is_err() {
+    /// Calls the callback, then hands the record to the log. A panic in the callback is
+    /// caught here: logged, counted ([`Observer::lost`]), and the request goes on as if the
+    /// callback had returned (the log still gets the event).
+    fn emit(&self, record: Record) {
+        if let Some(f) = &self.f
+            && catch_unwind(AssertUnwindSafe(|| record.with_event(|e| f(e)))).is_err()
+        {
             self.lost.fetch_add(1, Ordering::Relaxed);
             log::error!(
                 "the audit observer panicked; event of request {} lost",
-                event.request_id
+                record.request_id
             );
+        }
+        if let Some(log) = &self.log {
+            log.push(record);
         }
     }
 
@@ -524,13 +778,14 @@ pub(crate) struct Audit {
     with_query: bool,
 }
 
-/// Formats an origin as events show it.
-fn origin_text(origin: &Origin) -> String {
-    let scheme = match origin.scheme {
-        Scheme::Http => "http",
-        Scheme::Https => "https",
-    };
-    format!("{scheme}://{}", origin.authority())
+/// An origin as events show it: `scheme://authority` (`authority` as [`Origin::authority`]
+/// gives it), appended to `out`.
+fn push_origin(out: &mut String, scheme: Scheme, authority: &str) {
+    out.push_str(match scheme {
+        Scheme::Http => "http://",
+        Scheme::Https => "https://",
+    });
+    out.push_str(authority);
 }
 
 /// Why a request was refused: its code, with the detail the event shows.
@@ -575,29 +830,44 @@ impl Audit {
     /// Emits the event of a refused request, with what the guest's URL and method say when
     /// they are valid.
     pub(crate) fn denied(&self, url: &[u8], method: &[u8], refusal: Refusal) {
-        let origin = std::str::from_utf8(url)
+        let mut text = String::new();
+        let origin_end = std::str::from_utf8(url)
             .ok()
             .and_then(|u| url::parse_url(u).ok())
-            .map(|t| origin_text(&t.origin));
-        let method = std::str::from_utf8(method)
+            .map(|t| {
+                push_origin(&mut text, t.origin.scheme, &t.origin.authority());
+                text.len()
+            });
+        let method_end = std::str::from_utf8(method)
             .ok()
-            .filter(|m| crate::http1::validate_method(m).is_ok());
-        self.observer.emit(&Event {
+            .filter(|m| crate::http1::validate_method(m).is_ok())
+            .map(|m| {
+                text.push_str(m);
+                text.len()
+            });
+        self.observer.emit(Record {
             time: SystemTime::now(),
             request_id: self.id,
-            labels: &self.labels,
-            origin: origin.as_deref(),
-            method,
-            kind: EventKind::Denied(Denied {
+            labels: self.labels.clone(),
+            text,
+            origin_end,
+            method_end,
+            kind: RecordKind::Denied(Denied {
                 reason: refusal.reason,
                 code: refusal.code,
             }),
         });
     }
 
-    /// The record of a request about to go on the network, from its origin and serialized
-    /// head (`METHOD SP target SP ...`).
-    pub(crate) fn trail(self, origin: &Origin, head: &[u8], sent_bytes: u64) -> Trail {
+    /// The record of a request about to go on the network, from its origin (`authority` as
+    /// [`Origin::authority`] gives it) and serialized head (`METHOD SP target SP ...`).
+    pub(crate) fn trail(
+        self,
+        origin: &Origin,
+        authority: &str,
+        head: &[u8],
+        sent_bytes: u64,
+    ) -> Trail {
         let mut words = head.splitn(3, |&b| b == b' ');
         let method = words.next().unwrap_or_default();
         let target = words.next().unwrap_or_default();
@@ -615,10 +885,23 @@ impl Audit {
         } else {
             target.split(|&b| b == b'?').next().unwrap_or_default()
         };
+        // One allocation for the three strings, written without `core::fmt`: this runs for
+        // every request of an audited context.
+        // The head was serialized from strings and split at ASCII bytes: always UTF-8.
+        let text =
+            |b| std::str::from_utf8(b).map_or_else(|_| String::from_utf8_lossy(b), Cow::Borrowed);
+        let (method, path) = (text(method), text(path));
+        let mut text =
+            String::with_capacity("https://".len() + authority.len() + method.len() + path.len());
+        push_origin(&mut text, origin.scheme, authority);
+        let origin_end = text.len();
+        text.push_str(&method);
+        let method_end = text.len();
+        text.push_str(&path);
         Trail {
-            origin: origin_text(origin),
-            method: String::from_utf8_lossy(method).into_owned(),
-            path: String::from_utf8_lossy(path).into_owned(),
+            text,
+            origin_end,
+            method_end,
             sent_bytes,
             audit: self,
             emitted: false,
@@ -633,9 +916,10 @@ impl Audit {
 /// `interrupted` (36) or `runtime_error` (12) respectively.
 pub(crate) struct Trail {
     audit: Audit,
-    origin: String,
-    method: String,
-    path: String,
+    /// The origin, method and path, one after the other.
+    text: String,
+    origin_end: usize,
+    method_end: usize,
     sent_bytes: u64,
     emitted: bool,
     /// The egress proxy's name, if the request goes through one.
@@ -702,11 +986,13 @@ impl Trail {
 
     fn emit(&mut self, stats: &Stats, ending: Ending, error: Option<&HttpError>) {
         self.emitted = true;
-        let audit = &self.audit;
+        let (origin_end, method_end) = (Some(self.origin_end), Some(self.method_end));
         let kind = match error {
             Some(e) if e.prohibited_address().is_some() => {
                 let refusal = Refusal::from(e);
-                EventKind::Denied(Denied {
+                // A denied event has no path.
+                self.text.truncate(self.method_end);
+                RecordKind::Denied(Denied {
                     reason: refusal.reason,
                     code: refusal.code,
                 })
@@ -714,26 +1000,31 @@ impl Trail {
             _ => {
                 let mut phases = stats.phases;
                 phases.body = stats.head_at.map(|at| at.elapsed());
-                EventKind::Completed(Completed {
-                    path: &self.path,
-                    status: ending.status,
-                    code: ending.code,
-                    sent_bytes: self.sent_bytes,
-                    received_bytes: ending.received_bytes,
-                    reused: stats.reused,
-                    body_complete: ending.body_complete,
-                    phases,
-                    proxy: self.proxy.as_deref(),
-                    proxy_status: error.and_then(HttpError::proxy_status),
-                })
+                RecordKind::Completed(
+                    Completed {
+                        path: "",
+                        status: ending.status,
+                        code: ending.code,
+                        sent_bytes: self.sent_bytes,
+                        received_bytes: ending.received_bytes,
+                        reused: stats.reused,
+                        body_complete: ending.body_complete,
+                        phases,
+                        proxy: None,
+                        proxy_status: error.and_then(HttpError::proxy_status),
+                    },
+                    self.proxy.take(),
+                )
             }
         };
-        audit.observer.emit(&Event {
+        // The strings move into the record: nothing is copied or formatted here.
+        self.audit.observer.emit(Record {
             time: SystemTime::now(),
-            request_id: audit.id,
-            labels: &audit.labels,
-            origin: Some(&self.origin),
-            method: Some(&self.method),
+            request_id: self.audit.id,
+            labels: self.audit.labels.clone(),
+            text: std::mem::take(&mut self.text),
+            origin_end,
+            method_end,
             kind,
         });
     }
@@ -743,7 +1034,7 @@ impl fmt::Debug for Trail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Trail")
             .field("request_id", &self.audit.id)
-            .field("origin", &self.origin)
+            .field("origin", &self.text.get(..self.origin_end))
             .finish_non_exhaustive()
     }
 }
@@ -762,29 +1053,186 @@ mod tests {
         assert_eq!(civil_from_days(20_786), (2026, 11, 29));
     }
 
+    fn written(f: impl FnOnce(&mut Json<'_>)) -> String {
+        let mut out = Vec::new();
+        f(&mut Json(&mut out));
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn numbers_and_times_are_written_exactly() {
         for n in [0, 7, 10, 99, 1234567890, u64::MAX] {
-            let mut j = Json(String::new());
-            j.num(n);
-            assert_eq!(j.0, n.to_string());
+            assert_eq!(written(|j| j.num(n)), n.to_string());
         }
-        let mut j = Json(String::new());
         // 2026-11-29T23:47:40.938366Z
-        j.time(UNIX_EPOCH + Duration::new(1_795_996_060, 938_366_000));
-        assert_eq!(j.0, "\"2026-11-29T23:47:40.938366Z\"");
+        let t = UNIX_EPOCH + Duration::new(1_795_996_060, 938_366_000);
+        assert_eq!(written(|j| j.time(t)), "\"2026-11-29T23:47:40.938366Z\"");
+        let t = UNIX_EPOCH + Duration::new(951_782_400, 5_000);
+        assert_eq!(written(|j| j.time(t)), "\"2000-02-29T00:00:00.000005Z\"");
     }
 
     #[test]
     fn strings_cannot_break_out_of_the_record() {
-        let mut j = Json(String::new());
-        j.string("plain ascii, then é and \u{85}");
-        assert_eq!(j.0, "\"plain ascii, then é and \\u0085\"");
-        let mut j = Json(String::new());
-        j.string("a\"b\\c\nd\re\u{0}f\u{7f}g\u{2028}");
         assert_eq!(
-            j.0,
-            "\"a\\\"b\\\\c\\u000ad\\u000de\\u0000f\\u007fg\\u2028\""
+            written(|j| j.string("plain ascii, then é and \u{85}")),
+            "\"plain ascii, then é and \\u0085\""
         );
+        assert_eq!(
+            written(|j| j.string("a\"b\\c\nd\re\u{0}f\u{7f}g\u{2028}h\u{1f600}")),
+            "\"a\\\"b\\\\c\\u000ad\\u000de\\u0000f\\u007fg\\u2028h\u{1f600}\""
+        );
+    }
+
+    fn event(id: u64) -> Event<'static> {
+        Event {
+            time: UNIX_EPOCH,
+            request_id: id,
+            labels: &[],
+            origin: Some("http://127.0.0.1:8080"),
+            method: Some("GET"),
+            kind: EventKind::Denied(Denied {
+                reason: DenyReason::AllowList,
+                code: ErrorCode::DestinationNotAllowed,
+            }),
+        }
+    }
+
+    /// A record (the log's copy of an event) gives back the same event, field for field.
+    #[test]
+    fn records_hold_whole_events() {
+        let labels = [("tenant".to_string(), "a\"b".to_string())];
+        let completed = Event {
+            time: UNIX_EPOCH + Duration::from_micros(1_795_996_060_938_366),
+            request_id: 42,
+            labels: &labels,
+            origin: Some("https://example.com:8443"),
+            method: Some("POST"),
+            kind: EventKind::Completed(Completed {
+                path: "/a/b?c",
+                status: Some(201),
+                code: ErrorCode::Success,
+                sent_bytes: 10,
+                received_bytes: 20,
+                reused: true,
+                body_complete: false,
+                phases: Phases {
+                    dns: None,
+                    connect: Some(Duration::from_micros(5)),
+                    tls: Some(Duration::from_micros(6)),
+                    head: Some(Duration::from_micros(7)),
+                    body: None,
+                },
+                proxy: Some("http://proxy:3128"),
+                proxy_status: Some(407),
+            }),
+        };
+        let denied = Event {
+            origin: None,
+            method: Some("GET"),
+            kind: EventKind::Denied(Denied {
+                reason: DenyReason::Address("10.0.0.1".parse().unwrap()),
+                code: ErrorCode::DestinationIpProhibited,
+            }),
+            ..completed.clone()
+        };
+        let no_method = Event {
+            method: None,
+            ..denied.clone()
+        };
+        for event in [completed, denied, no_method] {
+            let record = Record::of(&event);
+            assert_eq!(record.with_event(|e| e.to_json()), event.to_json());
+        }
+    }
+
+    /// A sink whose writes block until the test opens a gate, recording what it got.
+    #[derive(Clone)]
+    struct Gated {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        got: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl io::Write for Gated {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let (open, cv) = &*self.open;
+            let mut o = open.lock().unwrap();
+            while !*o {
+                o = cv.wait(o).unwrap();
+            }
+            self.got.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Lines come out whole and in order; a full queue makes the sender wait (nothing is
+    /// dropped, memory stays bounded); dropping the log writes everything queued.
+    #[test]
+    fn log_lines_are_whole_ordered_bounded_and_flushed_on_drop() {
+        let gate = Gated {
+            open: Arc::new((Mutex::new(false), Condvar::new())),
+            got: Arc::new(Mutex::new(Vec::new())),
+        };
+        let log = JsonLinesLog::new(gate.clone()).unwrap();
+        let observer = log.observer();
+        let total = MAX_QUEUED_EVENTS as u64 * 2 + 10;
+        let sent = Arc::new(AtomicU64::new(0));
+        let sender = {
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                for id in 0..total {
+                    observer(&event(id));
+                    sent.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        // The writer holds one batch (blocked in `write`), the queue fills, the sender waits.
+        std::thread::sleep(Duration::from_millis(300));
+        let stuck_at = sent.load(Ordering::SeqCst);
+        assert!(
+            stuck_at <= MAX_QUEUED_EVENTS as u64 * 2 + 1 && stuck_at < total,
+            "the sender did not wait for room: {stuck_at} of {total} sent"
+        );
+        {
+            let (open, cv) = &*gate.open;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        sender.join().unwrap();
+        drop(log);
+        let got = String::from_utf8(gate.got.lock().unwrap().clone()).unwrap();
+        assert_eq!(got.lines().count() as u64, total);
+        for (id, line) in got.lines().enumerate() {
+            assert_eq!(line, event(id as u64).to_json());
+        }
+    }
+
+    /// An idle writer wakes for a lone line at once, without waiting for more.
+    #[test]
+    fn a_lone_line_is_written_promptly() {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let gate = Gated {
+            open: Arc::new((Mutex::new(true), Condvar::new())),
+            got: got.clone(),
+        };
+        let log = JsonLinesLog::new(gate).unwrap();
+        let observer = log.observer();
+        std::thread::sleep(Duration::from_millis(50)); // the writer is idle now
+        observer(&event(7));
+        let start = Instant::now();
+        while got.lock().unwrap().is_empty() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "line never written"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            got.lock().unwrap().as_slice(),
+            format!("{}\n", event(7).to_json()).as_bytes()
+        );
+        drop(log);
     }
 }

@@ -148,6 +148,8 @@ pub(crate) struct BodyRead {
 /// A validated request the policy admitted, ready to go on the wire.
 pub(crate) struct Prepared {
     endpoint: Endpoint,
+    /// The origin's `host[:port]`, as the `Host` field carries it.
+    authority: String,
     admission: Admission,
     /// The serialized head, injected fields and a proxy's credentials included: wiped when
     /// dropped.
@@ -178,8 +180,13 @@ impl Prepared {
     /// The audit record of this request, if the client has an observer.
     pub(crate) fn trail(&self, audit: Option<crate::audit::Audit>) -> Option<Trail> {
         audit.map(|a| {
-            a.trail(&self.endpoint.origin, &self.head, self.sent_bytes())
-                .through(self.endpoint.proxy_name())
+            a.trail(
+                &self.endpoint.origin,
+                &self.authority,
+                &self.head,
+                self.sent_bytes(),
+            )
+            .through(self.endpoint.proxy_name())
         })
     }
 }
@@ -237,6 +244,7 @@ impl Client {
         };
         Ok(Prepared {
             endpoint,
+            authority,
             admission,
             head,
             body_len: req.body.len(),

@@ -1,7 +1,7 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
-use crate::audit::{Audit, Event, Labels, Observer};
+use crate::audit::{Audit, Callback, Event, JsonLinesLog, Labels, LogSender, Observer};
 use crate::client::{Call, Client, Response};
 use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
@@ -298,7 +298,8 @@ pub struct HttpCtxBuilder {
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
     async_workers: usize,
-    observer: Option<Arc<Observer>>,
+    on_event: Option<Callback>,
+    audit_log: Option<LogSender>,
     audit_query: bool,
     quotas: Vec<Quota>,
     per_context_quota: Option<QuotaLimits>,
@@ -322,7 +323,8 @@ impl Default for HttpCtxBuilder {
             resolver: None,
             pool: PoolConfig::default(),
             async_workers: DEFAULT_ASYNC_WORKERS,
-            observer: None,
+            on_event: None,
+            audit_log: None,
             audit_query: false,
             quotas: Vec::new(),
             per_context_quota: None,
@@ -343,7 +345,8 @@ impl fmt::Debug for HttpCtxBuilder {
             .field("timeouts", &self.timeouts)
             .field("limits", &self.limits)
             .field("address_policy", &self.address_policy)
-            .field("observer", &self.observer.is_some())
+            .field("on_event", &self.on_event.is_some())
+            .field("audit_log", &self.audit_log.is_some())
             .field("quotas", &self.quotas)
             .field("per_context_quota", &self.per_context_quota)
             // Values and keys are `Secret`s: redacted.
@@ -464,7 +467,25 @@ impl HttpCtxBuilder {
     /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
     /// ```
     pub fn on_event(mut self, f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Arc::new(Observer::new(f)));
+        self.on_event = Some(Box::new(f));
+        self
+    }
+
+    /// Writes every audit [`Event`] of every context made from this builder to `log`, one
+    /// JSON line each: the CLI's `--audit-log`. Unlike
+    /// [`on_event(log.observer())`](JsonLinesLog::observer), nothing is copied or formatted on
+    /// the guest's thread: the request's record moves to the log's writer thread, which
+    /// formats it. Works alongside [`HttpCtxBuilder::on_event`] (the callback sees each event
+    /// first).
+    ///
+    /// ```no_run
+    /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
+    /// let log = JsonLinesLog::new(std::io::stderr())?;
+    /// let ctx = HttpCtx::builder().audit_log(&log).build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn audit_log(mut self, log: &JsonLinesLog) -> Self {
+        self.audit_log = Some(log.sender());
         self
     }
 
@@ -676,7 +697,7 @@ impl HttpCtxBuilder {
             dialer,
             pool: Pool::new(self.pool),
             injections,
-            observer: self.observer,
+            observer: Observer::new(self.on_event, self.audit_log).map(Arc::new),
             audit_query: self.audit_query,
             quotas: self.quotas,
             per_context_quota: self.per_context_quota,

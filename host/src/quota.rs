@@ -353,16 +353,17 @@ impl Quotas {
     /// Takes up to `n` received bytes from every quota: the most all of them allow.
     pub(crate) fn reserve_received(&self, n: u64) -> u64 {
         let list = self.list();
-        let mut taken = Vec::with_capacity(list.len());
         let mut allowance = n;
-        for q in list {
+        for (i, q) in list.iter().enumerate() {
             let got = q.reserve_received(allowance);
-            taken.push(got);
-            allowance = got;
-        }
-        // Earlier quotas may have given more than a later one allowed.
-        for (q, got) in list.iter().zip(taken) {
-            q.give_back_received(got - allowance);
+            // A tighter quota: the earlier ones gave more than can be delivered; they get the
+            // difference back (rare: only near a limit), so no list of grants is kept.
+            if got < allowance {
+                for earlier in list.iter().take(i) {
+                    earlier.give_back_received(allowance - got);
+                }
+                allowance = got;
+            }
         }
         allowance
     }

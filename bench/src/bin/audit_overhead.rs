@@ -1,7 +1,8 @@
 //! The cost of auditing and quotas on the request rate: the `fetch` guest doing sequential
 //! 100-byte keep-alive GETs against the loopback server, with no observer, with every event
-//! written as a JSON line to a file by `JsonLinesLog` (flushed per line, as the CLI's
-//! `--audit-log` does), and with that plus three quotas (lifetime and windowed).
+//! written as a JSON line to a file by `JsonLinesLog` (written and flushed within about a
+//! millisecond, as the CLI's `--audit-log` does), and with that plus three quotas (lifetime and
+//! windowed).
 //!
 //! `cargo run --release -p bench --bin audit_overhead [-- ROUNDS REQUESTS]` (default 9 rounds of
 //! 3000 requests). The variants alternate within each round, so that drift of a noisy machine
@@ -29,7 +30,10 @@ static SINKS: Mutex<Vec<JsonLinesLog>> = Mutex::new(Vec::new());
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
     Plain,
+    /// `HttpCtxBuilder::audit_log`, as the CLI's `--audit-log`.
     JsonLines,
+    /// The same log as an `on_event` callback (`JsonLinesLog::observer`).
+    JsonLinesObserver,
     JsonLinesAndQuotas,
 }
 
@@ -41,10 +45,14 @@ fn ctx(url: &str, variant: Variant, log: &PathBuf) -> HttpCtx {
             .append(true)
             .open(log)
             .unwrap();
-        // The CLI's `--audit-log` writer: formatted on the guest's thread, written and flushed
-        // per line by a writer thread.
+        // The CLI's `--audit-log` writer: records handed to a writer thread, which formats,
+        // writes and flushes them in batches.
         let sink = JsonLinesLog::new(file).unwrap();
-        builder = builder.on_event(sink.observer());
+        builder = if variant == Variant::JsonLinesObserver {
+            builder.on_event(sink.observer())
+        } else {
+            builder.audit_log(&sink)
+        };
         SINKS.lock().unwrap().push(sink);
     }
     if variant == Variant::JsonLinesAndQuotas {
@@ -103,12 +111,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let rounds: usize = args.get(1).map_or(9, |a| a.parse().unwrap());
     let requests: usize = args.get(2).map_or(3000, |a| a.parse().unwrap());
-    // `plain`, `jsonl` or `quotas`: that variant alone, once, no table (for instruction
+    // `plain`, `jsonl`, `observer` or `quotas`: that variant alone, once, no table (for instruction
     // counts under callgrind: see BENCHMARKS.md).
     if let Some(only) = args.get(3) {
         let variant = match only.as_str() {
             "plain" => Variant::Plain,
             "jsonl" => Variant::JsonLines,
+            "observer" => Variant::JsonLinesObserver,
             "quotas" => Variant::JsonLinesAndQuotas,
             other => panic!("unknown variant {other}"),
         };
@@ -126,6 +135,7 @@ fn main() {
     let variants = [
         Variant::Plain,
         Variant::JsonLines,
+        Variant::JsonLinesObserver,
         Variant::JsonLinesAndQuotas,
     ];
     let mut results: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
@@ -147,7 +157,8 @@ fn main() {
     println!("|---|---|---|");
     for (i, name) in [
         "no observer, no quota",
-        "JSON Lines to a file (JsonLinesLog, as --audit-log: flush per line)",
+        "JSON Lines to a file (`audit_log(&JsonLinesLog)`, as --audit-log)",
+        "the same log as a callback (`on_event(log.observer())`)",
         "JSON Lines + 3 quotas (lifetime, windowed, per context)",
     ]
     .iter()

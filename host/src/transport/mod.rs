@@ -92,6 +92,11 @@ pub(crate) struct Socket {
     tcp: TcpStream,
     deadline: Instant,
     interrupt: Interrupt,
+    /// The receive and send timeouts last set on the socket: a slice is nearly always the full
+    /// [`interrupt::SLICE`], and setting an unchanged timeout again would cost a system call
+    /// per read and per write.
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 impl Socket {
@@ -100,7 +105,30 @@ impl Socket {
             tcp,
             deadline: Instant::now(),
             interrupt,
+            read_timeout: None,
+            write_timeout: None,
         }
+    }
+
+    /// Sets the receive timeout to `slice`, unless it is set to that already.
+    fn set_read_slice(&mut self, slice: Duration) -> io::Result<()> {
+        if self.read_timeout != Some(slice) {
+            // Forgotten first: if the call fails, the next one sets it again.
+            self.read_timeout = None;
+            self.tcp.set_read_timeout(Some(slice))?;
+            self.read_timeout = Some(slice);
+        }
+        Ok(())
+    }
+
+    /// Sets the send timeout to `slice`, unless it is set to that already.
+    fn set_write_slice(&mut self, slice: Duration) -> io::Result<()> {
+        if self.write_timeout != Some(slice) {
+            self.write_timeout = None;
+            self.tcp.set_write_timeout(Some(slice))?;
+            self.write_timeout = Some(slice);
+        }
+        Ok(())
     }
 
     /// The next slice of the wait: an error if interrupted or past the deadline.
@@ -129,7 +157,8 @@ fn slice_expired(e: &io::Error) -> bool {
 impl Read for Socket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            self.tcp.set_read_timeout(Some(self.slice()?))?;
+            let slice = self.slice()?;
+            self.set_read_slice(slice)?;
             match self.tcp.read(buf) {
                 Err(e) if slice_expired(&e) => continue,
                 other => return other,
@@ -141,7 +170,8 @@ impl Read for Socket {
 impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         loop {
-            self.tcp.set_write_timeout(Some(self.slice()?))?;
+            let slice = self.slice()?;
+            self.set_write_slice(slice)?;
             match self.tcp.write(buf) {
                 Err(e) if slice_expired(&e) => continue,
                 other => return other,
@@ -321,13 +351,7 @@ impl Conn {
                 _ => return false,
             }
         }
-        let tcp = &self.stream.socket().tcp;
-        if tcp.set_nonblocking(true).is_err() {
-            return false;
-        }
-        let peeked = tcp.peek(&mut [0u8; 1]);
-        let restored = tcp.set_nonblocking(false).is_ok();
-        restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        socket_is_quiet(&self.stream.socket().tcp)
     }
 
     /// Drops the head-sized buffer capacity an idle connection does not need.
@@ -339,6 +363,28 @@ impl Conn {
             self.buf.shrink_to_fit();
         }
     }
+}
+
+/// Whether an idle socket has nothing to read and is not closed: a peek that would block.
+/// On Linux one `recv(MSG_PEEK | MSG_DONTWAIT)`; elsewhere the socket is made non-blocking
+/// around a peek (three system calls).
+#[cfg(target_os = "linux")]
+fn socket_is_quiet(tcp: &TcpStream) -> bool {
+    use rustix::net::{RecvFlags, recv};
+    matches!(
+        recv(tcp, &mut [0u8; 1], RecvFlags::PEEK | RecvFlags::DONTWAIT),
+        Err(rustix::io::Errno::AGAIN)
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn socket_is_quiet(tcp: &TcpStream) -> bool {
+    if tcp.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let peeked = tcp.peek(&mut [0u8; 1]);
+    let restored = tcp.set_nonblocking(false).is_ok();
+    restored && matches!(peeked, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 impl Dialer {
