@@ -15,6 +15,7 @@ use std::process::exit;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
+use wasi_common::pipe::WritePipe;
 use wasi_experimental_http_wasmtime::{HttpCtx, HttpState};
 use wasmtime::{Engine, Linker, Module, Store};
 use wasmtime_wasi::sync::WasiCtxBuilder;
@@ -104,8 +105,10 @@ fn run() -> Result<Vec<String>> {
 
     let mut argv = vec!["original-guest".to_string()];
     argv.extend(guest_args.iter().map(|a| a.to_string()));
+    // The guest's stderr is kept, to fold into the one-line failure reason.
+    let guest_stderr = WritePipe::new_in_memory();
     let wasi = WasiCtxBuilder::new()
-        .inherit_stderr()
+        .stderr(Box::new(guest_stderr.clone()))
         .args(&argv)
         .map_err(|e| anyhow!("guest args: {e}"))?
         .build();
@@ -124,10 +127,26 @@ fn run() -> Result<Vec<String>> {
     let outcome = main.call(&mut store, ());
     let elapsed = start.elapsed();
     if let Err(trap) = outcome {
-        match trap.i32_exit_status() {
-            Some(0) => {}
-            Some(code) => bail!("guest exited with status {code}"),
-            None => bail!("guest trapped: {trap}"),
+        let failure = match trap.i32_exit_status() {
+            Some(0) => None,
+            Some(code) => Some(format!("guest exited with status {code}")),
+            // The trap's first line: the rest is a wasm backtrace.
+            None => Some(format!(
+                "guest trapped: {}",
+                trap.to_string().lines().next().unwrap_or_default()
+            )),
+        };
+        if let Some(failure) = failure {
+            drop(store);
+            let said = guest_stderr
+                .try_into_inner()
+                .map(|c| String::from_utf8_lossy(&c.into_inner()).into_owned())
+                .unwrap_or_default();
+            let said: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+            if said.is_empty() {
+                bail!("{failure}");
+            }
+            bail!("{failure}: {}", said.join("; "));
         }
     }
 
