@@ -71,7 +71,7 @@ impl CaSender {
         Box::new(async move {
             let (response, io) = send(config?, request, options).await?;
             Ok((
-                response.map(|body| http_body_util::BodyExt::boxed_unsync(body)),
+                response.map(http_body_util::BodyExt::boxed_unsync),
                 Box::new(io) as Box<dyn Future<Output = Result<(), Error>> + Send>,
             ))
         })
