@@ -196,6 +196,17 @@ fn request_table(
             None => println!("| {} | n/a | n/a | n/a |", client.label()),
         }
     }
+    for client in clients {
+        if let Client::Peer(peer) = client
+            && peer.max_requests() < n
+        {
+            println!(
+                "\n{}: {} requests per round (time per request compared).",
+                client.label(),
+                peer.max_requests()
+            );
+        }
+    }
     println!();
 }
 

@@ -270,9 +270,9 @@ impl Event<'_> {
 /// A JSON object being appended to a buffer; fields are comma-separated as they come.
 struct Json<'o>(&'o mut Vec<u8>);
 
-// Written by hand rather than with `write!`, into bytes: an event is formatted on the guest's
-// thread for every request, and `core::fmt` made that ~13 k instructions
-// (`bench/src/bin/audit_overhead.rs`; BENCHMARKS.md has the figures).
+// Written by hand rather than with `write!`, into bytes: an event is formatted for every request
+// (on the log's writer thread, or on the guest's for a callback that calls `to_json`), and
+// `core::fmt` made that ~13 k instructions (`bench/src/bin/audit_overhead.rs`; BENCHMARKS.md).
 impl Json<'_> {
     /// Constant JSON text, e.g. a field's `,"name":` (names are this file's constants: no
     /// escaping needed; whole separators keep this to one copy per field).
@@ -429,6 +429,8 @@ pub(crate) struct Record {
     /// Where the method ends in `text`, if the event has one.
     method_end: Option<usize>,
     kind: RecordKind,
+    /// Bytes this record holds besides `text` (copied labels), for the queue's bound.
+    extra_bytes: usize,
 }
 
 enum RecordKind {
@@ -471,7 +473,13 @@ impl Record {
             origin_end,
             method_end,
             kind,
+            extra_bytes: event.labels.iter().map(|(k, v)| k.len() + v.len()).sum(),
         }
+    }
+
+    /// What the record weighs against the queue's byte bound.
+    fn weight(&self) -> usize {
+        self.text.capacity() + self.extra_bytes
     }
 
     /// Calls `f` with the event this record holds.
@@ -520,7 +528,8 @@ const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// of their strings) are already queued: then it waits for room, so memory stays bounded and
 /// no event is dropped. Dropping the log waits (up to 10 s) until every event queued so far
 /// is written; contexts still attached keep writing after that, until the last one is
-/// dropped. A failed write is logged once; later lines are still attempted.
+/// dropped. A failed write (or a panic in `out`) is logged once and loses that batch; later
+/// lines are still attempted.
 ///
 /// [`JsonLinesLog::observer`] gives the same log as a callback for
 /// [`on_event`](crate::HttpCtxBuilder::on_event), for an embedder that composes observers;
@@ -561,12 +570,33 @@ struct LogState {
     /// The log and the contexts' handles still alive: the writer ends when none is left and
     /// the queue is empty.
     senders: usize,
+    /// The writer thread has ended (it cannot panic in practice: writes and formatting run
+    /// under a panic guard; this is the last line of defence). Events are then dropped, never
+    /// waited for.
+    writer_gone: bool,
+    /// Events dropped because the writer was gone.
+    dropped: u64,
 }
 
 impl LogShared {
     fn lock(&self) -> MutexGuard<'_, LogState> {
         // Nothing panics while holding the lock; the state stays consistent either way.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Marks the writer gone when its thread ends, and wakes whoever waits for it.
+struct WriterGone(Arc<LogShared>);
+
+impl Drop for WriterGone {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.writer_gone = true;
+        st.dropped += st.queued.len() as u64;
+        st.queued.clear();
+        st.queued_bytes = 0;
+        st.writing = 0;
+        self.0.room.notify_all();
     }
 }
 
@@ -582,12 +612,18 @@ impl LogSender {
     pub(crate) fn push(&self, record: Record) {
         let shared = &*self.0;
         let mut st = shared.lock();
-        while st.queued.len() >= MAX_QUEUED_EVENTS || st.queued_bytes >= MAX_QUEUED_BYTES {
+        while (st.queued.len() >= MAX_QUEUED_EVENTS || st.queued_bytes >= MAX_QUEUED_BYTES)
+            && !st.writer_gone
+        {
             st.waiting_for_room += 1;
             st = shared.room.wait(st).unwrap_or_else(PoisonError::into_inner);
             st.waiting_for_room -= 1;
         }
-        st.queued_bytes += record.text.len();
+        if st.writer_gone {
+            st.dropped += 1;
+            return;
+        }
+        st.queued_bytes += record.weight();
         st.queued.push(record);
         // Waking is a system call: only when the writer sleeps on the condition variable,
         // which under traffic it does not (it is writing, or in its batch window).
@@ -612,6 +648,7 @@ impl fmt::Debug for JsonLinesLog {
         let st = self.sender.0.lock();
         f.debug_struct("JsonLinesLog")
             .field("pending", &(st.queued.len() + st.writing))
+            .field("dropped", &st.dropped)
             .finish()
     }
 }
@@ -631,6 +668,13 @@ impl JsonLinesLog {
         std::thread::Builder::new()
             .name("audit-log".into())
             .spawn(move || {
+                // However the thread ends, senders stop waiting for it.
+                let _gone = WriterGone(writer.clone());
+                // Below the request threads' priority (Linux: nice +10 for this thread only),
+                // so that formatting and writing yield the CPU to requests in flight. Best
+                // effort: an error leaves the default.
+                #[cfg(target_os = "linux")]
+                let _ = rustix::process::setpriority_process(None, 10);
                 let mut failed = false;
                 let mut batch: Vec<Record> = Vec::new();
                 let mut bytes: Vec<u8> = Vec::new();
@@ -659,7 +703,11 @@ impl JsonLinesLog {
                         record.with_event(|e| e.write_json(&mut bytes));
                         bytes.push(b'\n');
                     }
-                    let written = out.write_all(&bytes).and_then(|()| out.flush());
+                    // The embedder's writer may panic: that batch is lost, the log goes on.
+                    let written = catch_unwind(AssertUnwindSafe(|| {
+                        out.write_all(&bytes).and_then(|()| out.flush())
+                    }))
+                    .unwrap_or_else(|_| Err(io::Error::other("the writer panicked")));
                     if let Err(e) = written
                         && !std::mem::replace(&mut failed, true)
                     {
@@ -706,10 +754,7 @@ impl Drop for JsonLinesLog {
         let deadline = Instant::now() + Duration::from_secs(10);
         let shared = &*self.sender.0;
         let mut st = shared.lock();
-        if std::mem::take(&mut st.writer_idle) {
-            shared.events.notify_one();
-        }
-        while st.queued.len() + st.writing > 0 {
+        while st.queued.len() + st.writing > 0 && !st.writer_gone {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -856,6 +901,7 @@ impl Audit {
                 reason: refusal.reason,
                 code: refusal.code,
             }),
+            extra_bytes: 0,
         });
     }
 
@@ -990,8 +1036,9 @@ impl Trail {
         let kind = match error {
             Some(e) if e.prohibited_address().is_some() => {
                 let refusal = Refusal::from(e);
-                // A denied event has no path.
+                // A denied event has no path (nor its memory: the record may wait in a queue).
                 self.text.truncate(self.method_end);
+                self.text.shrink_to_fit();
                 RecordKind::Denied(Denied {
                     reason: refusal.reason,
                     code: refusal.code,
@@ -1026,6 +1073,7 @@ impl Trail {
             origin_end,
             method_end,
             kind,
+            extra_bytes: 0,
         });
     }
 }
@@ -1207,6 +1255,56 @@ mod tests {
         for (id, line) in got.lines().enumerate() {
             assert_eq!(line, event(id as u64).to_json());
         }
+    }
+
+    /// A sink that panics loses that batch only: guests never wait on a dead writer, and
+    /// later lines are written.
+    #[test]
+    fn a_panicking_sink_loses_a_batch_and_nothing_else() {
+        struct PanicsOnce {
+            panicked: bool,
+            got: Arc<Mutex<Vec<u8>>>,
+        }
+        impl io::Write for PanicsOnce {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if !std::mem::replace(&mut self.panicked, true) {
+                    panic!("sink failure");
+                }
+                self.got.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let log = JsonLinesLog::new(PanicsOnce {
+            panicked: false,
+            got: got.clone(),
+        })
+        .unwrap();
+        let observer = log.observer();
+        observer(&event(1));
+        let start = Instant::now();
+        let pending = |log: &JsonLinesLog| {
+            let st = log.sender.0.lock();
+            st.writing + st.queued.len()
+        };
+        while pending(&log) > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "first batch stuck"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for id in 2..=MAX_QUEUED_EVENTS as u64 * 2 {
+            observer(&event(id));
+        }
+        drop(observer);
+        drop(log);
+        let got = String::from_utf8(got.lock().unwrap().clone()).unwrap();
+        assert!(!got.contains("\"request_id\":1,"));
+        assert_eq!(got.lines().count(), MAX_QUEUED_EVENTS * 2 - 1);
     }
 
     /// An idle writer wakes for a lone line at once, without waiting for more.

@@ -181,7 +181,9 @@ impl HttpCtx {
             .collect()
     }
 
-    /// Audit events lost because the observer panicked, for every context of the builder.
+    /// Audit events the [`on_event`](HttpCtxBuilder::on_event) callback missed because it
+    /// panicked, for every context of the builder (an attached
+    /// [`audit_log`](HttpCtxBuilder::audit_log) still got them).
     pub fn lost_events(&self) -> u64 {
         self.client.observer.as_ref().map_or(0, |o| o.lost())
     }
@@ -454,9 +456,10 @@ impl HttpCtxBuilder {
     ///
     /// `f` runs on the thread of the call it reports (for async guests, sometimes a worker
     /// thread), with no host lock held, before the call returns to the guest: a slow observer
-    /// delays that guest's call and no other. A panic in `f` is caught and logged; the event
-    /// is lost ([`HttpCtx::lost_events`] counts them) and the request carries on as if `f`
-    /// had returned. For heavy work, send the event to a channel.
+    /// delays that guest's call and no other. A panic in `f` is caught and logged; `f` misses
+    /// the event ([`HttpCtx::lost_events`] counts them; an attached
+    /// [`audit_log`](HttpCtxBuilder::audit_log) still gets it) and the request carries on as
+    /// if `f` had returned. For heavy work, send the event to a channel.
     ///
     /// ```
     /// use wasi_experimental_http_wasmtime::HttpCtx;
@@ -477,6 +480,10 @@ impl HttpCtxBuilder {
     /// the guest's thread: the request's record moves to the log's writer thread, which
     /// formats it. Works alongside [`HttpCtxBuilder::on_event`] (the callback sees each event
     /// first).
+    ///
+    /// The log's queue is bounded (see [`JsonLinesLog`]): if its sink stays slower than the
+    /// requests, a call that ends a request waits for room, and that wait is not cut short by
+    /// an interrupt or a deadline. Point the log at a local file or pipe that keeps up.
     ///
     /// ```no_run
     /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
