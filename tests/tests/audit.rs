@@ -430,3 +430,81 @@ fn deny_reasons_have_stable_names() {
         ]
     );
 }
+
+/// A `Write` into a shared buffer, for a `JsonLinesLog`.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `audit_log` and `on_event` together: the log (fed the requests' records, formatted on its
+/// own thread) writes exactly the lines the callback sees through `Event::to_json`, in order,
+/// for completed requests, a refusal by the allow-list and one by the address policy after
+/// resolution; a panicking callback misses its event and the log still gets it.
+#[test]
+fn the_audit_log_writes_what_a_callback_sees_even_when_the_callback_panics() {
+    let server = TestServer::echo();
+    let sink = Sink::default();
+    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let callback = |seen: Arc<Mutex<Vec<String>>>| {
+        move |e: &Event<'_>| {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(e.to_json());
+                seen.len()
+            };
+            if n == 2 {
+                panic!("callback bug");
+            }
+        }
+    };
+    let ctx = ctx_builder([server.origin()])
+        .audit_log(&log)
+        .on_event(callback(seen.clone()))
+        .build()
+        .unwrap();
+    let mut p = Proxy::new(ctx);
+    for i in 0..2 {
+        let (status, h) = p.get(&server.url(&format!("/{i}?token=secret")));
+        assert_eq!(status, 200);
+        p.read_body(h).unwrap();
+        assert_eq!(p.close(h), 0);
+    }
+    let code = p.req("http://127.0.0.2:9/", "GET", "", b"").unwrap_err();
+    assert_code(code, ErrorCode::DestinationNotAllowed, "allow-list");
+    assert_eq!(p.ctx().lost_events(), 1);
+    // Refused after resolution: the request's record becomes a denial without its path.
+    let rebind = HttpCtx::builder()
+        .allowed_hosts([format!("http://rebind.test:{}", server.port())])
+        .timeouts(e2e::test_timeouts())
+        .resolver(|_, port| Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]))
+        .audit_log(&log)
+        .on_event(callback(seen.clone()))
+        .build()
+        .unwrap();
+    let mut q = Proxy::new(rebind);
+    let url = format!("http://rebind.test:{}/a/long/path", server.port());
+    let code = q.req(&url, "GET", "", b"").unwrap_err();
+    assert_code(code, ErrorCode::DestinationIpProhibited, "rebinding");
+    drop((p, q));
+    drop(log); // waits until every queued line is written
+    let written = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let written: Vec<&str> = written.lines().collect();
+    let seen = seen.lock().unwrap();
+    assert_eq!(written.len(), 4, "{written:#?}");
+    assert_eq!(written, *seen, "the log and the callback disagree");
+    let last: Value = serde_json::from_str(written[3]).unwrap();
+    assert_eq!(last["event"], "denied");
+    assert_eq!(last["reason"], "address");
+    assert!(last.get("path").is_none(), "a denial has no path: {last}");
+    assert_eq!(server.accepted(), 1);
+}
