@@ -439,37 +439,27 @@ fn main() {
         }
     }
 
-    println!("## Keep-alive: sequential 100-byte GETs on one connection");
-    println!();
-    for (title, target) in [
-        ("HTTP, project server", &own_small),
-        ("HTTP, nginx", &nginx_http),
-        ("HTTPS, nginx", &nginx_https),
-    ] {
-        request_table(
-            title,
-            target,
-            &clients,
+    for (heading, n, reuse) in [
+        (
+            "## Keep-alive: sequential 100-byte GETs on one connection",
             plan.keepalive_requests,
             true,
-            plan.rounds,
-        );
-    }
-    println!("## New connection per request (reuse disabled)");
-    println!();
-    for (title, target) in [
-        ("HTTP, project server", &own_small),
-        ("HTTP, nginx", &nginx_http),
-        ("HTTPS, nginx", &nginx_https),
-    ] {
-        request_table(
-            title,
-            target,
-            &clients,
+        ),
+        (
+            "## New connection per request (reuse disabled)",
             plan.new_conn_requests,
             false,
-            plan.rounds,
-        );
+        ),
+    ] {
+        println!("{heading}");
+        println!();
+        for (title, target) in [
+            ("HTTP, project server", &own_small),
+            ("HTTP, nginx", &nginx_http),
+            ("HTTPS, nginx", &nginx_https),
+        ] {
+            request_table(title, target, &clients, n, reuse, plan.rounds);
+        }
     }
     println!("## Streaming");
     println!();

@@ -280,21 +280,8 @@ impl Json<'_> {
         self.0.extend_from_slice(text);
     }
 
-    fn num(&mut self, mut n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || i == 0 {
-                break;
-            }
-        }
-        self.0
-            .extend_from_slice(digits.get(i..).unwrap_or_default());
+    fn num(&mut self, n: u64) {
+        self.0.extend_from_slice(url::decimal(n, &mut [0; 20]));
     }
 
     fn opt_num(&mut self, n: Option<u64>) {

@@ -97,14 +97,14 @@ impl Origin {
     }
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(s: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
+/// `n`'s decimal digits, written at the end of `buf` (no allocation, no `core::fmt`: the audit
+/// log and the `Host` field format numbers on every request).
+pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     let mut n = n;
     loop {
         i -= 1;
-        if let Some(d) = digits.get_mut(i) {
+        if let Some(d) = buf.get_mut(i) {
             *d = b'0' + (n % 10) as u8;
         }
         n /= 10;
@@ -112,7 +112,12 @@ fn push_decimal(s: &mut String, n: u16) {
             break;
         }
     }
-    for &d in digits.get(i..).unwrap_or_default() {
+    buf.get(i..).unwrap_or_default()
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(s: &mut String, n: u16) {
+    for &d in decimal(n.into(), &mut [0; 20]) {
         s.push(char::from(d));
     }
 }

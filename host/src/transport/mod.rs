@@ -112,23 +112,14 @@ impl Socket {
 
     /// Sets the receive timeout to `slice`, unless it is set to that already.
     fn set_read_slice(&mut self, slice: Duration) -> io::Result<()> {
-        if self.read_timeout != Some(slice) {
-            // Forgotten first: if the call fails, the next one sets it again.
-            self.read_timeout = None;
-            self.tcp.set_read_timeout(Some(slice))?;
-            self.read_timeout = Some(slice);
-        }
-        Ok(())
+        let tcp = &self.tcp;
+        set_once(&mut self.read_timeout, slice, |t| tcp.set_read_timeout(t))
     }
 
     /// Sets the send timeout to `slice`, unless it is set to that already.
     fn set_write_slice(&mut self, slice: Duration) -> io::Result<()> {
-        if self.write_timeout != Some(slice) {
-            self.write_timeout = None;
-            self.tcp.set_write_timeout(Some(slice))?;
-            self.write_timeout = Some(slice);
-        }
-        Ok(())
+        let tcp = &self.tcp;
+        set_once(&mut self.write_timeout, slice, |t| tcp.set_write_timeout(t))
     }
 
     /// The next slice of the wait: an error if interrupted or past the deadline.
@@ -140,6 +131,21 @@ impl Socket {
         }
         Ok(left.min(interrupt::SLICE))
     }
+}
+
+/// Calls `set` with `slice` unless `last` says it is set already, and remembers it. A failed
+/// call forgets the value, so that the next call sets it again.
+fn set_once(
+    last: &mut Option<Duration>,
+    slice: Duration,
+    set: impl FnOnce(Option<Duration>) -> io::Result<()>,
+) -> io::Result<()> {
+    if *last != Some(slice) {
+        *last = None;
+        set(Some(slice))?;
+        *last = Some(slice);
+    }
+    Ok(())
 }
 
 /// Whether a socket call ran out of its slice: the wait goes on with the next slice. On unix an
@@ -503,5 +509,36 @@ impl Dialer {
             }
         };
         Ok(Conn::new(stream, origin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket's timeout is set once per value (a syscall saved per read and write), set
+    /// again when the slice changes, and again after a failed attempt.
+    #[test]
+    fn a_timeout_is_set_once_per_value_and_again_after_a_failure() {
+        let (mut last, mut calls) = (None, Vec::new());
+        let ten = Duration::from_millis(10);
+        let three = Duration::from_millis(3);
+        for slice in [ten, ten, three, three, ten] {
+            set_once(&mut last, slice, |t| {
+                calls.push(t);
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert_eq!(calls, [Some(ten), Some(three), Some(ten)]);
+        let failed = set_once(&mut last, three, |_| Err(io::ErrorKind::Other.into()));
+        assert!(failed.is_err());
+        assert_eq!(last, None, "a failed set is forgotten");
+        set_once(&mut last, three, |t| {
+            calls.push(t);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls.len(), 4, "set again after the failure");
     }
 }
