@@ -181,7 +181,7 @@ static inline const char *weh_strerror(uint32_t code) {
     case WEH_HEADER_NOT_FOUND: return "the response has no header with that name";
     case WEH_UTF8_ERROR: return "the URL, method, header block or header name is not valid UTF-8";
     case WEH_DESTINATION_NOT_ALLOWED: return "the host's allow-list does not admit the URL's origin";
-    case WEH_INVALID_METHOD: return "the method is empty, longer than 64 bytes, not a token, or CONNECT";
+    case WEH_INVALID_METHOD: return "the method is empty, longer than 64 bytes, not a token, CONNECT or TRACE";
     case WEH_INVALID_ENCODING: return "a request header line or a header name is malformed";
     case WEH_INVALID_URL: return "the URL is not a valid absolute http or https URL";
     case WEH_REQUEST_ERROR: return "sending the request failed";

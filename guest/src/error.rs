@@ -84,7 +84,7 @@ error_enum! {
     Utf8Error = 6, "utf8_error", "UTF-8 error";
     /// The host's allow-list does not admit the URL's origin.
     DestinationNotAllowed = 7, "destination_not_allowed", "destination not allowed";
-    /// The method is empty, not a token, too long, or `CONNECT`.
+    /// The method is empty, not a token, too long, or `CONNECT` or `TRACE`.
     InvalidMethod = 8, "invalid_method", "invalid method";
     /// The header block or a header name is malformed.
     InvalidEncoding = 9, "invalid_encoding", "invalid encoding";

@@ -151,23 +151,21 @@ pub(crate) struct Prepared {
     /// The origin's `host[:port]`, as the `Host` field carries it.
     authority: String,
     admission: Admission,
-    /// The serialized head, injected fields and a proxy's credentials included: wiped when
-    /// dropped.
-    head: Zeroizing<Vec<u8>>,
+    /// The serialized head, injected fields and a proxy's credentials included: built once at
+    /// its final size, wiped when dropped.
+    head: http1::RequestHead,
     body_len: usize,
-    /// Bytes of injected fields at the end of `head`.
-    injected: usize,
     idempotent: bool,
     is_head: bool,
 }
 
 impl Prepared {
     /// What the request weighs against a sent-bytes quota: head and body, as serialized,
-    /// without injected fields (counting them would let a guest learn a secret's length by
-    /// probing the quota, or read it in the audit events).
+    /// without the host's credential fields (injected fields, the proxy's `Connection` and
+    /// `Proxy-Authorization`): counting them would let a guest learn a secret's length by
+    /// probing the quota, or read it in the audit events (`abi.md`, "Quotas").
     pub(crate) fn sent_bytes(&self) -> u64 {
-        let head = self.head.len().saturating_sub(self.injected);
-        (head as u64).saturating_add(self.body_len as u64)
+        (self.head.guest_len() as u64).saturating_add(self.body_len as u64)
     }
 
     /// Charges the request to `quotas`, all or none.
@@ -183,7 +181,7 @@ impl Prepared {
             a.trail(
                 &self.endpoint.origin,
                 &self.authority,
-                &self.head,
+                self.head.bytes(),
                 self.sent_bytes(),
             )
             .through(self.endpoint.proxy_name())
@@ -218,14 +216,15 @@ impl Client {
             return Err(HttpError::RequestHeadersTooLarge);
         }
         let header_block = utf8(req.headers)?;
-        // Wiped when dropped: credentials (a proxy's, injected fields) are about to join it.
-        let mut head = Zeroizing::new(http1::encode_request_head(
+        let target = endpoint.request_target(&target.path_and_query);
+        let parts = http1::RequestParts {
             method,
-            &authority,
-            &endpoint.request_target(&target.path_and_query),
+            target: &target,
+            authority: &authority,
             header_block,
-            req.body.len(),
-        )?);
+            body_len: req.body.len(),
+        };
+        parts.check()?;
         if req.body.len() > limits.max_request_body {
             return Err(HttpError::RequestBodyTooLarge);
         }
@@ -233,14 +232,22 @@ impl Client {
             .allow_list
             .admit(&endpoint.origin)
             .ok_or(HttpError::NotAllowed)?;
-        endpoint.authorize(&mut head);
         // After the allow-list, so that a guest cannot probe which refused origins have
         // injected headers (`abi.md`, "Order of checks").
         let injected = if self.injections.is_empty() {
-            0
+            Vec::new()
         } else {
-            self.injections
-                .apply(&endpoint.origin, header_block, &mut head)?
+            self.injections.for_origin(&endpoint.origin, header_block)?
+        };
+        // The head is written once, credentials last, into a buffer of its final size that is
+        // wiped when dropped (`http1::RequestHead`).
+        let head = match (injected.is_empty(), endpoint.proxy_fields()) {
+            (true, None) => parts.encode(&[])?,
+            (_, proxy) => {
+                let mut fields = injected;
+                fields.extend(proxy.into_iter().flatten());
+                parts.encode(&fields)?
+            }
         };
         Ok(Prepared {
             endpoint,
@@ -248,7 +255,6 @@ impl Client {
             admission,
             head,
             body_len: req.body.len(),
-            injected,
             idempotent: http1::is_idempotent(method),
             is_head: method == "HEAD",
         })
@@ -368,7 +374,7 @@ impl Client {
         clock: &mut Clock,
         stats: &mut Stats,
     ) -> Result<Response, HttpError> {
-        let head = &req.head;
+        let head = req.head.bytes();
         let began = Instant::now();
         if !body.is_empty() {
             // A server that ignores the body would read it as a next request: the connection
@@ -433,12 +439,12 @@ impl Client {
         stats.phases.head = Some(now.saturating_duration_since(began));
         stats.head_at = Some(now);
         let framing = http1::framing(&head, req.is_head)?;
-        // A body is the guest's bytes on the wire: a server it desynchronizes could read the
-        // next request on this connection, injected credentials included, as this body's
+        // A body is the guest's bytes on the wire: a server (or proxy) it desynchronizes could
+        // read the next request on this connection, credentials included, as this body's
         // continuation and echo it back. Such a connection is never reused.
         let reusable = head.keep_alive()
             && framing != Framing::Close
-            && (body.is_empty() || req.injected == 0);
+            && (body.is_empty() || req.head.host_fields_len() == 0);
         let body = Body {
             conn,
             decoder: BodyDecoder::new(framing),

@@ -7,7 +7,7 @@
 //! `client::Prepared`).
 
 use crate::config::ConfigError;
-use crate::http1::{self, RequestError};
+use crate::http1::{self, HostField, RequestError};
 use crate::policy::OriginPattern;
 use crate::url::Origin;
 use std::fmt;
@@ -70,15 +70,14 @@ impl Injections {
     }
 
     /// Refuses a guest header block naming a field injected for `origin` (in any case or `_`
-    /// spelling), then appends the injected fields to `head`, in configuration order; returns
-    /// how many bytes they added.
-    pub(crate) fn apply(
+    /// spelling); else the fields to inject for `origin`, in configuration order, for
+    /// [`http1::RequestParts::encode`] to write into the head (sized once, wiped on drop).
+    pub(crate) fn for_origin(
         &self,
         origin: &Origin,
         header_block: &str,
-        head: &mut Zeroizing<Vec<u8>>,
-    ) -> Result<usize, RequestError> {
-        let mut matching = self.0.iter().filter(|i| i.pattern.matches(origin));
+    ) -> Result<Vec<HostField<'_>>, RequestError> {
+        let matching = self.0.iter().filter(|i| i.pattern.matches(origin));
         if let Some(clash) = matching
             .clone()
             .find(|i| http1::block_names(header_block, &i.name))
@@ -90,23 +89,9 @@ impl Injections {
             );
             return Err(RequestError::ForbiddenHeader(clash.name.clone()));
         }
-        let before = head.len();
-        // Room for every field first, in a new wiped-on-drop buffer if need be: growing in
-        // place would free the old allocation, which may already hold a secret (a proxy's
-        // credentials), without wiping it. `Zeroizing` wipes only the buffer it holds.
-        let needed: usize = matching
-            .clone()
-            .map(|i| i.name.len() + i.value.expose().len() + 4)
-            .sum();
-        if head.capacity() - head.len() < needed {
-            let mut bigger = Zeroizing::new(Vec::with_capacity(head.len() + needed));
-            bigger.extend_from_slice(head);
-            *head = bigger;
-        }
-        for i in matching.by_ref() {
-            http1::append_field(head, &i.name, i.value.expose());
-        }
-        Ok(head.len() - before)
+        Ok(matching
+            .map(|i| (i.name.as_str(), i.value.expose()))
+            .collect())
     }
 
     /// Whether there are none (the common case: nothing to check per request).
@@ -130,11 +115,18 @@ mod tests {
 
     fn head_for(i: &Injections, url: &str, block: &str) -> Result<String, RequestError> {
         let target = parse_url(url).map_err(|_| RequestError::Method)?;
-        let mut head = Zeroizing::new(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec());
-        let before = head.len();
-        let added = i.apply(&target.origin, block, &mut head)?;
-        assert_eq!(head.len(), before + added);
-        Ok(String::from_utf8_lossy(&head).into_owned())
+        let fields = i.for_origin(&target.origin, block)?;
+        let parts = http1::RequestParts {
+            method: "GET",
+            target: "/",
+            authority: "h",
+            header_block: "",
+            body_len: 0,
+        };
+        let head = parts.encode(&fields)?;
+        let added: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        assert_eq!(head.host_fields_len(), added);
+        Ok(String::from_utf8_lossy(head.bytes()).into_owned())
     }
 
     #[test]

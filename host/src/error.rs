@@ -230,11 +230,7 @@ impl HttpError {
         match error.kind() {
             // std reports an expired socket timeout as either, depending on the platform.
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HttpError::Timeout(phase),
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::WriteZero => HttpError::hung_up(stage, error),
+            kind if is_hang_up(kind) => HttpError::hung_up(stage, error),
             _ => HttpError::Io(error),
         }
     }
@@ -264,6 +260,10 @@ impl HttpError {
         match error.kind() {
             io::ErrorKind::ConnectionRefused => HttpError::ConnectionRefused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => HttpError::Timeout(phase),
+            // The peer accepted and hung up (a reset right after accept) before the attempt's
+            // outcome was read: the socket reports the reset as the connect's error. Nothing
+            // was sent, as when the same reset is seen by the first write or read instead.
+            kind if is_hang_up(kind) => HttpError::Terminated(error),
             _ => HttpError::Io(error),
         }
     }
@@ -281,6 +281,23 @@ impl HttpError {
     pub(crate) fn is_stale_connection(&self) -> bool {
         matches!(self, HttpError::Terminated(_))
     }
+}
+
+/// Whether a socket error means the peer closed or reset the connection. Which of these a
+/// reset shows up as depends on the call that meets it and when: `ECONNRESET` on the first read
+/// or write after the RST, `EPIPE` on a later write, `ENOTCONN` on some platforms' writes, an
+/// `ECONNRESET` from `SO_ERROR` when the RST arrives before the connect's outcome is read, and
+/// `WriteZero` or EOF from std's helpers. Each is the same event for the guest.
+fn is_hang_up(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::WriteZero
+    )
 }
 
 impl From<ProxyError> for HttpError {
@@ -382,6 +399,8 @@ mod tests {
             (K::WriteZero, Stage::BeforeResponse, ConnectionTerminated),
             (K::PermissionDenied, Stage::BeforeResponse, ConnectionError),
             (K::PermissionDenied, Stage::InResponse, ConnectionError),
+            (K::NotConnected, Stage::BeforeResponse, ConnectionTerminated),
+            (K::NotConnected, Stage::InResponse, ResponseIncomplete),
         ];
         for (kind, stage, want) in cases {
             assert_eq!(
@@ -439,5 +458,28 @@ mod tests {
             TimeoutPhase::Connect,
         );
         assert_eq!(refused.code(), ConnectionRefused);
+    }
+
+    /// A reset right after accept surfaces from whichever call meets it first: the connect's
+    /// `SO_ERROR`, the first write (`ECONNRESET`, then `EPIPE`), or a read. Every one is
+    /// `connection_terminated` (`abi.md`, `req` ERRORS), never `connection_error`.
+    #[test]
+    fn a_reset_at_accept_is_terminated_whichever_call_sees_it() {
+        use io::ErrorKind as K;
+        for kind in [
+            K::ConnectionReset,
+            K::ConnectionAborted,
+            K::BrokenPipe,
+            K::NotConnected,
+        ] {
+            let e = HttpError::from_connect(kind.into(), TimeoutPhase::Connect);
+            assert_eq!(
+                e.code(),
+                ErrorCode::ConnectionTerminated,
+                "connect: {kind:?}"
+            );
+            let e = HttpError::from_io(io(kind), Stage::BeforeResponse);
+            assert_eq!(e.code(), ErrorCode::ConnectionTerminated, "I/O: {kind:?}");
+        }
     }
 }

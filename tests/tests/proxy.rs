@@ -506,6 +506,34 @@ fn each_proxy_failure_has_its_code() {
     );
 }
 
+/// abi.md "Egress proxy": the proxy's credentials are hop-by-hop. A proxy that did not ask for
+/// them (tinyproxy without `BasicAuth`) may relay a plain `Proxy-Authorization` field to the
+/// origin (RFC 9110 §11.7.2), where an echoing server would hand the embedder's proxy password
+/// to the guest. `Connection: Proxy-Authorization` (RFC 9110 §7.6.1) makes the proxy drop it.
+#[test]
+fn proxy_credentials_never_reach_an_echoing_origin() {
+    let logged = watch_logs();
+    let proxy = Tinyproxy::start();
+    let echo = TestServer::echo();
+    let builder = ctx_builder([echo.origin()]).proxy(proxy.url_with("alice", "s3cret-pw"));
+    let mut guest = Guest::new(builder.build().unwrap());
+    for path in ["/a", "/b"] {
+        let (status, body) = fetch(&mut guest, &echo.url(path));
+        assert_eq!(status, 200);
+        let body = String::from_utf8_lossy(&body).into_owned();
+        assert!(body.starts_with("GET "), "the origin's echo: {body}");
+        assert!(
+            !body.contains("YWxpY2U6czNjcmV0LXB3") && !body.contains("s3cret"),
+            "the proxy's credentials reached the origin and the guest: {body}"
+        );
+    }
+    assert_eq!(proxy.wait_requests(2).len(), 2, "{}", proxy.log());
+    for req in echo.wait_requests(2) {
+        assert_eq!(req.header("proxy-authorization"), None, "{}", req.head());
+    }
+    assert_no_leaked_secret(logged);
+}
+
 #[test]
 fn credentials_and_absolute_form_on_the_wire() {
     let logged = watch_logs();
@@ -523,6 +551,8 @@ fn credentials_and_absolute_form_on_the_wire() {
         req.header("proxy-authorization"),
         Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
     );
+    // Hop-by-hop, so a proxy that does not consume them drops them (RFC 9110 §7.6.1).
+    assert_eq!(req.header("connection"), Some("Proxy-Authorization"));
     assert!(
         req.head()
             .starts_with("GET http://127.0.0.1:9/a?b HTTP/1.1\r\nHost: 127.0.0.1:9\r\n")

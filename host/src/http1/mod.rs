@@ -10,8 +10,10 @@ mod request;
 
 pub(crate) use body::{BodyDecoder, Framing, Truncated, framing};
 pub(crate) use head::{HeadParser, InvalidFieldName, ResponseHead, StatusClass, parse_head};
+#[cfg(feature = "fuzzing")]
+pub(crate) use request::encode_request_head;
 pub(crate) use request::{
-    RequestError, append_field, block_names, encode_request_head, is_idempotent,
+    HostField, RequestError, RequestHead, RequestParts, block_names, is_idempotent,
     validate_injected_field, validate_method,
 };
 

@@ -2,6 +2,7 @@
 
 use super::{is_field_value_byte, is_tchar, trim_ows};
 use std::fmt;
+use zeroize::Zeroizing;
 
 /// Why the request a guest described cannot be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,29 +27,35 @@ impl fmt::Display for RequestError {
 }
 
 /// Checks the method's syntax: a token (RFC 9110 §9.1), not CONNECT (a tunnel would hand the
-/// guest a raw socket past every policy). Its length is the caller's check, made before UTF-8
-/// (`abi.md`, "Order of checks").
+/// guest a raw socket past every policy), not TRACE (RFC 9110 §9.3.8: the final recipient, or
+/// any proxy when `Max-Forwards` runs out, echoes the request it received, and with it the
+/// credentials the host injected or sent to its proxy). Both in any case: some servers match
+/// methods case-insensitively. Its length is the caller's check, made before UTF-8 (`abi.md`,
+/// "Order of checks").
 pub(crate) fn validate_method(method: &str) -> Result<(), RequestError> {
-    if method.is_empty() || !method.bytes().all(is_tchar) || method.eq_ignore_ascii_case("CONNECT")
+    if method.is_empty()
+        || !method.bytes().all(is_tchar)
+        || method.eq_ignore_ascii_case("CONNECT")
+        || method.eq_ignore_ascii_case("TRACE")
     {
         return Err(RequestError::Method);
     }
     Ok(())
 }
 
-/// Methods a client may retry on its own (RFC 9110 §9.2.2).
+/// Methods a client may retry on its own (RFC 9110 §9.2.2; TRACE, also idempotent, is never
+/// sent).
 pub(crate) fn is_idempotent(method: &str) -> bool {
-    matches!(
-        method,
-        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
-    )
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
 }
 
 /// Headers that frame the message or steer the connection: the host's, never the guest's
 /// (RFC 9110 §7.6.1 hop-by-hop fields; RFC 9112 §6 framing). Letting a guest set them would let
 /// it smuggle a second request or reuse the connection for something the host did not check.
+/// `Max-Forwards` (RFC 9110 §7.6.2) chooses which proxy answers a TRACE or OPTIONS itself: with
+/// TRACE refused it has no use left but addressing the embedder's proxy.
 fn is_forbidden(name: &str) -> bool {
-    const FORBIDDEN: [&str; 7] = [
+    const FORBIDDEN: [&str; 8] = [
         "transfer-encoding",
         "connection",
         "keep-alive",
@@ -56,6 +63,7 @@ fn is_forbidden(name: &str) -> bool {
         "te",
         "trailer",
         "expect",
+        "max-forwards",
     ];
     FORBIDDEN.iter().any(|f| name.eq_ignore_ascii_case(f))
         || name
@@ -87,10 +95,195 @@ fn decimal(digits: &[u8]) -> Option<u64> {
 // guest/src/header_block.rs). They stay separate on purpose: the guest crate is no_std wasm and
 // this one a native library, and neither may depend on the other. abi.md, "Header blocks", is
 // the grammar both follow; tests/tests/header_block.rs checks the two against each other.
-/// Validates the guest's header block and serializes the request head. `authority` is the
-/// `Host` value (`host[:port]`), `path_and_query` the origin-form request-target.
-///
-/// The body is not copied here: the caller writes it straight from guest memory after the head.
+/// What a request head is made of: the guest's method, target and header block, and the
+/// host's `Host` value and body length. [`RequestParts::check`] validates the guest's part
+/// before anything else is decided; [`RequestParts::encode`] writes the head once, with the
+/// host's secret-bearing fields, into one wiped-on-drop buffer of exactly the right size.
+pub(crate) struct RequestParts<'a> {
+    /// The method, already checked by [`validate_method`].
+    pub(crate) method: &'a str,
+    /// The request-target: origin-form, or absolute-form through a proxy.
+    pub(crate) target: &'a str,
+    /// The `Host` value: `host[:port]`.
+    pub(crate) authority: &'a str,
+    /// The guest's header block (`abi.md`, "Header blocks"), valid UTF-8.
+    pub(crate) header_block: &'a str,
+    /// The body's length.
+    pub(crate) body_len: usize,
+}
+
+/// A field line the host adds after the guest's and the framing: an injected credential, or
+/// the egress proxy's `Connection`/`Proxy-Authorization`. Never counted as the guest's bytes.
+pub(crate) type HostField<'a> = (&'a str, &'a [u8]);
+
+/// A serialized request head. It may hold secrets (injected fields, a proxy's credentials): the
+/// buffer is allocated once at its final size, so no reallocation leaves an unwiped copy, and
+/// it is wiped when dropped.
+pub(crate) struct RequestHead {
+    bytes: Zeroizing<Vec<u8>>,
+    /// Bytes of [`HostField`] lines: what a quota or an audit event must not count.
+    host_fields: usize,
+}
+
+impl RequestHead {
+    /// The head as it goes on the wire.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The head's size without the host's fields: what the guest's request weighs.
+    pub(crate) fn guest_len(&self) -> usize {
+        self.bytes.len().saturating_sub(self.host_fields)
+    }
+
+    /// The bytes of host fields (injected credentials, a proxy's) in the head.
+    pub(crate) fn host_fields_len(&self) -> usize {
+        self.host_fields
+    }
+}
+
+impl fmt::Debug for RequestHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The head may carry credentials.
+        f.debug_struct("RequestHead")
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The decimal digits of `n`, right-aligned in a stack buffer: `Content-Length` without a
+/// heap allocation.
+fn decimal_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(d) = buf.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    buf.get(at..).unwrap_or_default()
+}
+
+impl RequestParts<'_> {
+    /// Calls `each(name, value)` for every line of the guest's block that is sent, in order,
+    /// after checking every line (`abi.md`, "Header blocks"): the first bad line decides.
+    fn kept_lines<'b>(
+        &self,
+        block: &'b str,
+        mut each: impl FnMut(&'b str, &'b [u8]),
+    ) -> Result<(), RequestError> {
+        for line in block.split('\n') {
+            if line.is_empty() {
+                continue;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or(RequestError::HeaderBlock("line without `:`"))?;
+            if name.is_empty() || !name.bytes().all(is_tchar) {
+                return Err(RequestError::HeaderBlock("field name is not a token"));
+            }
+            let value = trim_ows(value.as_bytes());
+            if !value.iter().all(|&b| is_field_value_byte(b)) {
+                return Err(RequestError::HeaderBlock(
+                    "field value contains CR, NUL or another control character",
+                ));
+            }
+            // Servers and CGI gateways that fold `_` into `-` (CGI's HTTP_* variables, nginx
+            // with `underscores_in_headers`, some frameworks) would read `Transfer_Encoding` as
+            // the framing field the host owns; such names are refused whatever their value.
+            if name.contains('_') && is_host_owned(&name.replace('_', "-")) {
+                return Err(RequestError::ForbiddenHeader(name.to_owned()));
+            }
+            if name.eq_ignore_ascii_case("host") {
+                // Naming the URL's own authority is harmless; anything else would reach
+                // another virtual host behind an allowed address.
+                if value.eq_ignore_ascii_case(self.authority.as_bytes()) {
+                    continue;
+                }
+                return Err(RequestError::ForbiddenHeader(name.to_owned()));
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                // Old guests set it from the body they pass; a different number would desync
+                // the framing, so only the true length is tolerated (and replaced by ours).
+                if decimal(value) == Some(self.body_len as u64) {
+                    continue;
+                }
+                return Err(RequestError::ForbiddenHeader(name.to_owned()));
+            }
+            if is_forbidden(name) {
+                return Err(RequestError::ForbiddenHeader(name.to_owned()));
+            }
+            each(name, value);
+        }
+        Ok(())
+    }
+
+    /// Validates the guest's header block; `Ok` means [`RequestParts::encode`] will succeed.
+    pub(crate) fn check(&self) -> Result<(), RequestError> {
+        self.kept_lines(self.header_block, |_, _| {})
+    }
+
+    /// Serializes the head (`abi.md`, "What the host sends"): request line, `Host`, the guest's
+    /// kept lines, `Content-Length`, then `host_fields`. The body is not copied here: the
+    /// caller writes it straight from guest memory after the head.
+    pub(crate) fn encode(
+        &self,
+        host_fields: &[HostField<'_>],
+    ) -> Result<RequestHead, RequestError> {
+        let mut digits = [0u8; 20];
+        // RFC 9110 §8.6: a user agent SHOULD send Content-Length when the method defines a
+        // meaning for a body, even when it is empty.
+        let length = (self.body_len > 0 || matches!(self.method, "POST" | "PUT" | "PATCH"))
+            .then(|| decimal_digits(self.body_len as u64, &mut digits));
+        let line = |name: &str, value: &[u8]| name.len() + 2 + value.len() + 2;
+        let mut guest = 0;
+        self.kept_lines(self.header_block, |n, v| guest += line(n, v))?;
+        let host_len: usize = host_fields.iter().map(|(n, v)| line(n, v)).sum();
+        let size = self.method.len()
+            + 1
+            + self.target.len()
+            + b" HTTP/1.1\r\n".len()
+            + line("Host", self.authority.as_bytes())
+            + guest
+            + length.map_or(0, |l| line("Content-Length", l))
+            + host_len
+            + 2;
+        let mut out = Zeroizing::new(Vec::with_capacity(size));
+        let field = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.target.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        field(&mut out, "Host", self.authority.as_bytes());
+        self.kept_lines(self.header_block, |n, v| field(&mut out, n, v))?;
+        if let Some(length) = length {
+            field(&mut out, "Content-Length", length);
+        }
+        for (name, value) in host_fields {
+            field(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        debug_assert_eq!(out.len(), size, "the head's size was computed exactly");
+        Ok(RequestHead {
+            bytes: out,
+            host_fields: host_len,
+        })
+    }
+}
+
+/// Validates the guest's header block and serializes a request head without host fields (the
+/// fuzz targets' and the tests' entry). `authority` is the `Host` value (`host[:port]`),
+/// `path_and_query` the request-target.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn encode_request_head(
     method: &str,
     authority: &str,
@@ -98,67 +291,14 @@ pub(crate) fn encode_request_head(
     header_block: &str,
     body_len: usize,
 ) -> Result<Vec<u8>, RequestError> {
-    let mut out = Vec::with_capacity(128 + header_block.len());
-    out.extend_from_slice(method.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(path_and_query.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(authority.as_bytes());
-    out.extend_from_slice(b"\r\n");
-
-    for line in header_block.split('\n') {
-        if line.is_empty() {
-            continue;
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or(RequestError::HeaderBlock("line without `:`"))?;
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err(RequestError::HeaderBlock("field name is not a token"));
-        }
-        let value = trim_ows(value.as_bytes());
-        if !value.iter().all(|&b| is_field_value_byte(b)) {
-            return Err(RequestError::HeaderBlock(
-                "field value contains CR, NUL or another control character",
-            ));
-        }
-        // Servers and CGI gateways that fold `_` into `-` (CGI's HTTP_* variables, nginx with
-        // `underscores_in_headers`, some frameworks) would read `Transfer_Encoding` as the
-        // framing field the host owns; such names are refused whatever their value.
-        if name.contains('_') && is_host_owned(&name.replace('_', "-")) {
-            return Err(RequestError::ForbiddenHeader(name.to_owned()));
-        }
-        if name.eq_ignore_ascii_case("host") {
-            // Naming the URL's own authority is harmless; anything else would reach another
-            // virtual host behind an allowed address.
-            if value.eq_ignore_ascii_case(authority.as_bytes()) {
-                continue;
-            }
-            return Err(RequestError::ForbiddenHeader(name.to_owned()));
-        }
-        if name.eq_ignore_ascii_case("content-length") {
-            // Old guests set it from the body they pass; a different number would desync the
-            // framing, so only the true length is tolerated (and replaced by ours).
-            if decimal(value) == Some(body_len as u64) {
-                continue;
-            }
-            return Err(RequestError::ForbiddenHeader(name.to_owned()));
-        }
-        if is_forbidden(name) {
-            return Err(RequestError::ForbiddenHeader(name.to_owned()));
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-    }
-    // RFC 9110 §8.6: a user agent SHOULD send Content-Length when the method defines a meaning
-    // for a body, even when it is empty.
-    if body_len > 0 || matches!(method, "POST" | "PUT" | "PATCH") {
-        out.extend_from_slice(format!("Content-Length: {body_len}\r\n").as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    Ok(out)
+    let parts = RequestParts {
+        method,
+        target: path_and_query,
+        authority,
+        header_block,
+        body_len,
+    };
+    Ok(parts.encode(&[])?.bytes().to_vec())
 }
 
 /// Checks a field the embedder injects (`abi.md`, "Injected headers"): a token name that is not
@@ -195,16 +335,6 @@ pub(crate) fn block_names(header_block: &str, name: &str) -> bool {
         })
 }
 
-/// Appends `name: value` field lines to a serialized head, before its final empty line.
-pub(crate) fn append_field(head: &mut Vec<u8>, name: &str, value: &[u8]) {
-    debug_assert!(head.ends_with(b"\r\n\r\n"));
-    head.truncate(head.len().saturating_sub(2));
-    head.extend_from_slice(name.as_bytes());
-    head.extend_from_slice(b": ");
-    head.extend_from_slice(value);
-    head.extend_from_slice(b"\r\n\r\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,9 +348,25 @@ mod tests {
         assert!(validate_injected_field("x key", b"x").is_err());
         assert!(validate_injected_field("x-k", b"a\r\nb: c").is_err());
         assert!(validate_injected_field("x-k", b" padded").is_err());
-        let mut head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
-        append_field(&mut head, "x-api-key", b"s");
-        assert_eq!(head, b"GET / HTTP/1.1\r\nHost: a\r\nx-api-key: s\r\n\r\n");
+        let parts = RequestParts {
+            method: "POST",
+            target: "/",
+            authority: "a",
+            header_block: "b: 1",
+            body_len: 2,
+        };
+        let head = parts.encode(&[("x-api-key", b"s")]).unwrap();
+        assert_eq!(
+            head.bytes(),
+            b"POST / HTTP/1.1\r\nHost: a\r\nb: 1\r\nContent-Length: 2\r\nx-api-key: s\r\n\r\n"
+        );
+        assert_eq!(head.host_fields_len(), b"x-api-key: s\r\n".len());
+        assert_eq!(
+            head.guest_len(),
+            head.bytes().len() - head.host_fields_len()
+        );
+        // Sized once: the buffer that holds the secret never grew (no freed, unwiped copy).
+        assert_eq!(head.bytes.capacity(), head.bytes.len());
         assert!(block_names("a:1\nX_API-key: 2\n", "x-api-key"));
         assert!(!block_names("a:1\nx-api-keys: 2", "x-api-key"));
     }
@@ -339,6 +485,8 @@ mod tests {
             ("Trailer: x", 3, "Trailer"),
             ("Keep-Alive: 5", 3, "Keep-Alive"),
             ("Expect: 100-continue", 3, "Expect"),
+            ("Max-Forwards: 0", 3, "Max-Forwards"),
+            ("max_forwards: 0", 3, "max_forwards"),
             ("Proxy-Authorization: x", 3, "Proxy-Authorization"),
             // A name that is host-owned once `_` reads as `-` (CGI, nginx
             // `underscores_in_headers`): refused even with a harmless value.
@@ -358,13 +506,16 @@ mod tests {
         }
     }
 
-    /// RFC 9110 §9.1: a method is a token; CONNECT is refused in any case.
+    /// RFC 9110 §9.1: a method is a token; CONNECT and TRACE (RFC 9110 §9.3.8: it echoes the
+    /// request, host-injected credentials included) are refused in any case.
     #[test]
     fn methods() {
         for ok in ["GET", "PATCH", "PROPFIND", "x-custom"] {
             assert_eq!(validate_method(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "GE T", "CONNECT", "connect", "G\r\nET", "GET\0"] {
+        for bad in [
+            "", "GE T", "CONNECT", "connect", "TRACE", "trace", "Trace", "G\r\nET", "GET\0",
+        ] {
             assert_eq!(validate_method(bad), Err(RequestError::Method), "{bad:?}");
         }
     }

@@ -19,7 +19,7 @@ use super::{Clock, Conn, Dialer, Endpoint, Stream, tls};
 use crate::audit::Phases;
 use crate::config::{ConfigError, Limits, MAX_INTERIM_RESPONSES};
 use crate::error::{HttpError, IoFailure, ProxyError, Stage, TimeoutPhase};
-use crate::http1::{HeadParser, parse_head};
+use crate::http1::{HeadParser, HostField, parse_head};
 use crate::policy::{Admission, NoProxy};
 use crate::url::{self, Host, Origin, Scheme};
 use std::fmt;
@@ -126,12 +126,19 @@ impl fmt::Debug for Proxy {
 }
 
 /// The URL with any userinfo replaced by `***`: what error messages and `Debug` may show.
+///
+/// Everything up to the last `@` is taken for userinfo, wherever it stands: a password may
+/// contain `/`, `?` or `#` unescaped (a mistake the parser then refuses, with this text), so the
+/// authority's usual end cannot be trusted to bound the secret. A URL with no `@` has no
+/// credentials and is shown whole.
 fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("", url),
+    };
+    match rest.rsplit_once('@') {
+        Some((_, host)) if scheme.is_empty() => format!("***@{host}"),
+        Some((_, host)) => format!("{scheme}://***@{host}"),
         None => url.to_owned(),
     }
 }
@@ -282,23 +289,24 @@ impl Endpoint {
         }
     }
 
-    /// Adds the proxy's `Proxy-Authorization` to a serialized absolute-form request head,
-    /// before the empty line that ends it (`Host` stays the first field). The head must be in
-    /// zeroize-on-drop memory: it holds the credentials from here on.
-    pub(crate) fn authorize(&self, head: &mut Zeroizing<Vec<u8>>) {
+    /// The proxy's credential fields for an absolute-form request (`abi.md`, "Egress proxy"),
+    /// for [`crate::http1::RequestParts::encode`] to write last into the head: `Connection:
+    /// Proxy-Authorization` and then `Proxy-Authorization` itself. The `Connection` field makes
+    /// the credentials hop-by-hop (RFC 9110 §7.6.1): a proxy that did not ask for them must
+    /// remove the field rather than relay it to the origin (RFC 9110 §11.7.2 lets it relay
+    /// credentials it did not consume), where an echoing server would hand them to the guest.
+    /// Empty for `CONNECT` (which the proxy itself consumes) and a proxy without credentials.
+    pub(crate) fn proxy_fields(&self) -> Option<[HostField<'_>; 2]> {
         let (true, Some(value)) = (
             self.absolute_form(),
             self.via.as_ref().and_then(|p| p.authorization.as_ref()),
         ) else {
-            return;
+            return None;
         };
-        let Some(at) = head.len().checked_sub(2) else {
-            return;
-        };
-        let line = [b"Proxy-Authorization: ", value.as_bytes(), b"\r\n"];
-        // Reserved first, so inserting cannot reallocate and leave a copy behind.
-        head.reserve_exact(line.iter().map(|part| part.len()).sum());
-        head.splice(at..at, line.into_iter().flatten().copied());
+        Some([
+            ("Connection", b"Proxy-Authorization"),
+            ("Proxy-Authorization", value.as_bytes()),
+        ])
     }
 
     /// The name of the proxy the request goes through, for audit events.
@@ -377,7 +385,13 @@ fn connect_request(
     authorization: Option<&Zeroizing<String>>,
 ) -> Zeroizing<Vec<u8>> {
     let authority = format!("{}:{}", origin.host, origin.port);
-    let mut request = Zeroizing::new(Vec::with_capacity(128));
+    let credentials =
+        authorization.map_or(0, |value| "Proxy-Authorization: ".len() + value.len() + 2);
+    // Sized once: growing the buffer after the credentials are in it would free an unwiped
+    // copy of them.
+    let size =
+        "CONNECT ".len() + 2 * authority.len() + " HTTP/1.1\r\nHost: ".len() + 4 + credentials;
+    let mut request = Zeroizing::new(Vec::with_capacity(size));
     for part in [
         "CONNECT ",
         &authority,
@@ -393,6 +407,11 @@ fn connect_request(
         request.extend_from_slice(b"\r\n");
     }
     request.extend_from_slice(b"\r\n");
+    debug_assert_eq!(
+        request.len(),
+        size,
+        "the CONNECT request's size was computed exactly"
+    );
     request
 }
 
@@ -555,6 +574,28 @@ mod tests {
         );
         let e = proxy("http://alice:hunter2@proxy.example").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        // A password with `/`, `?` or `#` unescaped: the URL is refused, and the error must not
+        // take the password for a path and show it.
+        for url in [
+            "http://alice:hun/ter2@proxy.example:3128",
+            "http://alice:hun?ter2@proxy.example:3128",
+            "http://alice:hun#ter2@proxy.example:3128",
+            "http://alice:/?#hunter2@proxy.example:3128/",
+            "alice:hun/ter2@proxy.example:3128",
+            "https://alice:hun/ter2@proxy.example:3128",
+        ] {
+            let text = match proxy(url) {
+                Err(e) => e.to_string(),
+                Ok(p) => format!("{p:?}"),
+            };
+            assert!(!text.contains("ter2"), "{url}: {text}");
+            let settings = ProxySettings {
+                http: Some(Zeroizing::new(url.into())),
+                ..ProxySettings::default()
+            };
+            let debug = format!("{settings:?}");
+            assert!(!debug.contains("ter2"), "{url}: {debug}");
+        }
         let p = proxy("http://alice:hunter2@proxy.example:3128").unwrap();
         let debug = format!("{p:?}");
         assert!(
@@ -630,11 +671,36 @@ mod tests {
             endpoint.request_target(&target.path_and_query),
             "http://example.com:8080/a?b"
         );
-        let mut head = Zeroizing::new(b"GET x HTTP/1.1\r\nHost: example.com:8080\r\n\r\n".to_vec());
-        endpoint.authorize(&mut head);
+        let fields = endpoint.proxy_fields().unwrap();
+        let parts = crate::http1::RequestParts {
+            method: "GET",
+            target: "x",
+            authority: "example.com:8080",
+            header_block: "a: 1",
+            body_len: 0,
+        };
+        let head = parts.encode(&fields).unwrap();
         assert_eq!(
-            &head[..],
-            b"GET x HTTP/1.1\r\nHost: example.com:8080\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
+            head.bytes(),
+            b"GET x HTTP/1.1\r\nHost: example.com:8080\r\na: 1\r\nConnection: Proxy-Authorization\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
         );
+        // Neither line counts as the guest's bytes.
+        assert_eq!(
+            head.guest_len(),
+            b"GET x HTTP/1.1\r\nHost: example.com:8080\r\na: 1\r\n\r\n".len()
+        );
+        // CONNECT is the proxy's own: no hop-by-hop credentials; a proxy without credentials
+        // gets none either.
+        let mut tunnel = Endpoint::new(parse_url("https://example.com/").unwrap().origin).unwrap();
+        tunnel.via = proxies.route(&endpoint.origin);
+        assert!(tunnel.proxy_fields().is_none());
+        let anonymous = ProxySettings {
+            http: Some(Zeroizing::new("http://127.0.0.1:3128".into())),
+            ..ProxySettings::default()
+        }
+        .build(&Limits::default())
+        .unwrap();
+        endpoint.via = anonymous.route(&endpoint.origin);
+        assert!(endpoint.absolute_form() && endpoint.proxy_fields().is_none());
     }
 }

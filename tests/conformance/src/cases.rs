@@ -762,21 +762,27 @@ fn request_wire() -> Vec<Case> {
                 Step::req("{origin}/", &"A".repeat(65)),
                 Step::req("{origin}/", "GE(T"),
                 raw_req(s("{origin}/"), s(b"\xff"), s(""), s(""), STATUS, HANDLE),
+                Step::req("{origin}/", "TRACE"),
+                Step::req("{origin}/", "trace"),
                 Step::req("{origin}/", &"A".repeat(64)),
             ])
-            .expect([req_fail(8), req_fail(8), req_fail(8), req_fail(8), req_fail(6), req_ok(200, 1)])
+            .expect([
+                req_fail(8), req_fail(8), req_fail(8), req_fail(8), req_fail(6), req_fail(8),
+                req_fail(8), req_ok(200, 1),
+            ])
             .requests(1),
         Case::new("headers/host-owned-are-forbidden", "Header blocks: host-owned request headers (34)")
             .steps(
                 [
                     "Connection: close", "Transfer-Encoding: chunked", "Keep-Alive: 1", "Upgrade: h2c",
-                    "TE: trailers", "Trailer: x", "Expect: 100-continue", "Proxy-Authorization: x",
+                    "TE: trailers", "Trailer: x", "Expect: 100-continue", "Max-Forwards: 0",
+                    "Proxy-Authorization: x",
                     "proxy-x: y", "Content_Length: 0", "Transfer_Encoding: x", "Host: example.com",
                     "Content-Length: 5", "Content-Length: +0",
                 ]
                 .map(|h| Step::req_with("{origin}/", "GET", h, "")),
             )
-            .expect(vec![req_fail(34); 14])
+            .expect(vec![req_fail(34); 15])
             .requests(0),
         Case::new("headers/malformed-lines", "Header blocks 2, 3, 4")
             .steps([
