@@ -1,5 +1,5 @@
 //! Audit events: one record per `req` call, saying what a guest tried to reach and what became
-//! of it (`README.md`, "For operators"). The embedder subscribes with
+//! of it (`abi.md`, "Audit events", defines every field). The embedder subscribes with
 //! [`HttpCtxBuilder::on_event`](crate::HttpCtxBuilder::on_event).
 //!
 //! Every `req` call that reaches the store's context ends in exactly one event:
@@ -138,11 +138,13 @@ pub struct Completed<'a> {
     /// The final code: 0 when the response was closed (or dropped) without an error, else
     /// the code of the failure (`req`'s or `body_read`'s).
     pub code: ErrorCode,
-    /// Request head and body bytes, as serialized (`abi.md`, "Quotas").
+    /// Request head and body bytes as serialized, without the fields the host injects,
+    /// counted once per request (`abi.md`, "Audit events").
     pub sent_bytes: u64,
     /// Response body bytes delivered to the guest.
     pub received_bytes: u64,
-    /// Whether the request went on an idle pooled connection.
+    /// Whether the connection that carried the request to its end came from the pool (`false`
+    /// after a retry on a fresh connection).
     pub reused: bool,
     /// Whether the guest read the body to its framed end.
     pub body_complete: bool,
@@ -177,7 +179,7 @@ pub struct Phases {
 
 impl Event<'_> {
     /// The event as one line of JSON (no trailing newline), the format of the CLI's
-    /// `--audit-log` (fields in `README.md`, "For operators"). Every string is escaped:
+    /// `--audit-log` (fields in `abi.md`, "Audit events"). Every string is escaped:
     /// control characters, quotes and backslashes cannot end the record or forge another.
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(512);

@@ -603,6 +603,12 @@ impl Body {
     ) -> Result<usize, HttpError> {
         self.clock.update(interrupt, deadline);
         self.client.fault("body_read");
+        // Past the overall deadline nothing more is delivered, not even bytes the host already
+        // holds: how many arrived with the head depends on the host's reads, and the guest
+        // must see one outcome (`abi.md`, "Timeouts and limits").
+        if self.clock.total_left().is_zero() {
+            return Err(self.clock.expired(TimeoutPhase::Total));
+        }
         self.read(out)
     }
 

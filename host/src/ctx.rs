@@ -101,7 +101,8 @@ impl HttpCtx {
     }
 
     /// A handle that interrupts this store's network activity from any thread: a `req` or
-    /// `body_read` blocked on the network returns `interrupted` (36) within 50 ms, and every
+    /// `body_read` blocked on the network returns `interrupted` (36) within 50 ms (name
+    /// resolution and, outside Linux, the TCP connect are noticed when they return), and every
     /// later one returns it at once, until [`InterruptHandle::clear`] or
     /// [`HttpCtx::clear_interrupt`]. `close`, `header_get` and `headers_get_all` keep working.
     /// Siblings are not affected. See `abi.md`, "Interrupts and the embedder's deadline".
@@ -451,7 +452,7 @@ impl HttpCtxBuilder {
 
     /// Calls `f` with an audit [`Event`] for every `req` of every context made from this
     /// builder: `Denied` when refused before anything was sent, `Completed` when the response
-    /// ends (see the `audit` module and `README.md`, "For operators"). [`Event::to_json`] gives
+    /// ends (see the `audit` module and `abi.md`, "Audit events"). [`Event::to_json`] gives
     /// the CLI's JSON Lines record.
     ///
     /// `f` runs on the thread of the call it reports (for async guests, sometimes a worker

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 pub struct QuotaLimits {
     /// Requests: `req` calls that passed every other check.
     pub requests: Option<u64>,
-    /// Request bytes sent: head (request line and fields, as serialized) plus body, charged in
-    /// full when the request is admitted.
+    /// Request bytes (`abi.md`, "Quotas"): head and body as serialized, without the fields the
+    /// host injects, charged in full, once, when the request is admitted (a retry on a fresh
+    /// connection is not charged again).
     pub sent_bytes: Option<u64>,
     /// Response body bytes delivered to the guest by `body_read` (decoded; heads not counted).
     pub received_bytes: Option<u64>,

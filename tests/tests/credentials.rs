@@ -262,6 +262,57 @@ fn a_client_certificate_is_presented_to_matching_origins_only() {
     );
 }
 
+// abi.md "Connection reuse and retries": siblings share one pool, and they cannot differ in
+// client certificates, because the bindings belong to the configuration they share (there is
+// no per-context setter): a pooled mTLS connection one sibling opened, reused by another,
+// carries the identity that other sibling would have presented. A context built separately,
+// whatever its identity, has a pool of its own and never gets that connection.
+#[test]
+fn siblings_share_mtls_connections_and_separate_builders_do_not() {
+    let ca = TestCa::new();
+    let clients = TestCa::new();
+    let (cert, key) = clients.client_identity("guest-client");
+    let ok = || Reply::raw("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    let strict = TestServer::scripted_tls(
+        vec![ok(), ok(), ok()],
+        ca.localhost_config_with_client_auth(&clients, false),
+    );
+    let origin = https_origin(&strict);
+    let with_identity = || {
+        ctx_builder([origin.as_str()])
+            .add_root_certificates_pem(ca.pem())
+            .unwrap()
+            .client_certificate(origin.as_str(), cert.clone(), key.clone())
+            .build()
+            .unwrap()
+    };
+    let first = with_identity();
+    let sibling = first.new_sibling();
+    let get = |ctx: wasi_experimental_http_wasmtime::HttpCtx| {
+        let mut p = Proxy::new(ctx);
+        let (status, h) = p.get(&format!("{origin}/"));
+        assert_eq!(status, 200);
+        assert_eq!(p.read_body(h).unwrap(), b"ok");
+        assert_eq!(p.close(h), 0);
+    };
+    get(first);
+    get(sibling);
+    assert_eq!(
+        strict.accepted(),
+        1,
+        "the sibling reused the pooled connection"
+    );
+    // Same pattern and identity, but another builder: another pool, another connection.
+    get(with_identity());
+    assert_eq!(
+        strict.accepted(),
+        2,
+        "a separate builder never shares the pool"
+    );
+    let handshakes = strict.wait_tls_handshakes(2);
+    assert!(handshakes.iter().all(|h| h.client_certificate));
+}
+
 #[test]
 fn a_server_requiring_a_client_certificate_refuses_a_request_without_one() {
     let ca = TestCa::new();
@@ -303,10 +354,14 @@ fn a_bad_client_certificate_is_a_configuration_error() {
     let (cert, _) = ca.client_identity("c");
     let (good_cert, good_key) = ca.client_identity("e");
     let other_key = TestCa::new().client_identity("d").1;
+    // A pattern is an allow entry without `!`: a deny entry binds nothing, and
+    // `insecure:allow-all` would present the identity to every origin (abi.md, "TLS").
     for (pattern, cert, key) in [
         ("https://127.0.0.1:1", cert.clone(), "not a key".to_owned()),
         ("https://127.0.0.1:1", "not a cert".to_owned(), other_key),
-        ("http://127.0.0.1:1", good_cert, good_key),
+        ("http://127.0.0.1:1", good_cert.clone(), good_key.clone()),
+        ("!https://127.0.0.1:1", good_cert.clone(), good_key.clone()),
+        ("insecure:allow-all", good_cert, good_key),
     ] {
         let e = ctx_builder(["https://127.0.0.1:1"])
             .client_certificate(pattern, cert, key)

@@ -285,6 +285,40 @@ fn slow_resolution_past_the_deadline_is_deadline_exceeded() {
     assert!(server.requests().is_empty(), "nothing reached the server");
 }
 
+/// A resolver that returns after both the interrupt and the overall deadline: the interrupt
+/// outranks every timer, so the request is `interrupted` (36), not `deadline_exceeded` (23)
+/// (`abi.md`, "Interrupts and the embedder's deadline", Precedence).
+#[test]
+fn resolution_returning_after_the_interrupt_and_the_deadline_is_interrupted() {
+    use std::sync::{Arc, Mutex};
+    use wasi_experimental_http_wasmtime::InterruptHandle;
+    let server = TestServer::echo();
+    let live = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    let origin = format!("http://slow.test:{}", server.port());
+    let handle: Arc<Mutex<Option<InterruptHandle>>> = Arc::default();
+    let h = handle.clone();
+    let ctx = HttpCtx::builder()
+        .allowed_hosts([origin.as_str()])
+        .address_policy(wasi_experimental_http_wasmtime::AddressPolicy::AllowAll)
+        .timeouts(Timeouts {
+            total: ms(200),
+            ..RELAXED
+        })
+        .resolver(move |_, _| {
+            if let Some(h) = h.lock().unwrap().as_ref() {
+                h.interrupt();
+            }
+            std::thread::sleep(ms(400));
+            Ok(vec![live])
+        })
+        .build()
+        .unwrap();
+    *handle.lock().unwrap() = Some(ctx.interrupt_handle());
+    let (out, _) = timed_fetch(ctx, &["GET", &format!("{origin}/")]);
+    out.assert_error(ErrorCode::Interrupted, &["req"]);
+    assert!(server.requests().is_empty(), "nothing reached the server");
+}
+
 // The idle timeout bounds a stalled request write from the last byte the peer accepted: a
 // server that never reads makes the host's socket buffer fill, and the POST fails with 22 one
 // idle interval later, not two or three (a blocking write with a send timeout used to return

@@ -455,10 +455,20 @@ fn each_proxy_failure_has_its_code() {
             Reply::raw_then_close("HTTP/1.1 200 Connection established\r\n"),
             ErrorCode::ProxyResponseMalformed,
         ),
+        // After the empty line of a 2xx answer every byte is the origin's, through the
+        // tunnel: a byte before the TLS handshake is 20, whether it came with the answer or
+        // after it (abi.md, "Egress proxy", Which code).
         (
-            "bytes after 200",
+            "bytes with the 200",
             Reply::raw("HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
-            ErrorCode::ProxyResponseMalformed,
+            ErrorCode::TlsProtocolError,
+        ),
+        (
+            "bytes after the 200",
+            Reply::raw("HTTP/1.1 200 Connection established\r\n\r\n")
+                .sleep(Duration::from_millis(200))
+                .send("HTTP/1.1 200 OK\r\n\r\n"),
+            ErrorCode::TlsProtocolError,
         ),
         (
             "hang-up",
@@ -532,6 +542,48 @@ fn proxy_credentials_never_reach_an_echoing_origin() {
         assert_eq!(req.header("proxy-authorization"), None, "{}", req.head());
     }
     assert_no_leaked_secret(logged);
+}
+
+/// A proxy that resets the connection: before any byte of its answer to `CONNECT` it could
+/// not be used (38); after part of the answer, the answer is truncated (41), as when it closes
+/// there (abi.md, "Egress proxy", Which code).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_proxy_reset_is_38_before_its_answer_and_41_inside_it() {
+    use std::io::{Read, Write};
+    for (sent, want) in [
+        (&b""[..], ErrorCode::ProxyConnectionFailed),
+        (
+            &b"HTTP/1.1 200 Connection"[..],
+            ErrorCode::ProxyResponseMalformed,
+        ),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            s.write_all(sent).unwrap();
+            s.flush().unwrap();
+            // Time for the answer's bytes to reach the host before the reset.
+            thread::sleep(Duration::from_millis(200));
+            rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
+            drop(s);
+        });
+        let mut guest = Guest::new(
+            ctx_builder(["https://127.0.0.1:9"])
+                .proxy(format!("http://127.0.0.1:{port}"))
+                .build()
+                .unwrap(),
+        );
+        let c = refused(&mut guest, "https://127.0.0.1:9/");
+        assert_code(c, want, &format!("reset after {sent:?}"));
+        server.join().unwrap();
+    }
 }
 
 #[test]

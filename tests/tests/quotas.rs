@@ -326,3 +326,57 @@ fn a_zero_window_is_a_configuration_error() {
         .build();
     assert!(e.is_err());
 }
+
+// abi.md "Quotas" and "Connection reuse and retries": a request retried on a fresh connection
+// because its pooled one was stale is charged once, to the request and sent-bytes quotas
+// alike: the retry is the host's doing, not the guest's. Its one audit event counts its bytes
+// once and says that it did not end on a pooled connection.
+#[test]
+fn a_retry_on_a_fresh_connection_is_charged_once() {
+    let ok = |body: &str| {
+        Reply::raw(format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    // Request 1 is answered (keep-alive); request 2, on the same connection, is read and the
+    // connection closed without a byte of response; request 3 is its retry.
+    let server = TestServer::scripted(vec![ok("one"), Reply::new().close(), ok("two")]);
+    let probe = quota(requests(2));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e = events.clone();
+    let ctx = ctx_builder([server.origin()])
+        .quota(probe.clone())
+        .on_event(move |event| {
+            if let EventKind::Completed(c) = &event.kind {
+                e.lock().unwrap().push((c.sent_bytes, c.reused, c.code));
+            }
+        })
+        .build()
+        .unwrap();
+    let mut p = Proxy::new(ctx);
+    for path in ["/first", "/second"] {
+        let (status, h) = p.get(&server.url(path));
+        assert_eq!(status, 200, "{path}");
+        assert!(p.read_body(h).is_ok(), "{path}");
+        assert_eq!(p.close(h), 0);
+    }
+    let sent = server.wait_requests(3);
+    assert_eq!(server.accepted(), 2, "the retry went on a fresh connection");
+    let head = |i: usize| sent[i].head().len() as u64;
+    assert_eq!(head(1), head(2), "the retry is the same request");
+    let usage = probe.usage();
+    assert_eq!(usage.requests, 2, "two requests, however many attempts");
+    assert_eq!(
+        usage.sent_bytes,
+        head(0) + head(2),
+        "the retried request's bytes once"
+    );
+    assert_eq!(
+        *events.lock().unwrap(),
+        [
+            (head(0), false, ErrorCode::Success),
+            (head(2), false, ErrorCode::Success)
+        ]
+    );
+}

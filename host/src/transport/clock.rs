@@ -3,7 +3,7 @@
 
 use super::Interrupt;
 use crate::config::Timeouts;
-use crate::error::TimeoutPhase;
+use crate::error::{HttpError, TimeoutPhase};
 use std::time::{Duration, Instant};
 
 /// Longest budget the clock represents; larger configured timeouts mean "practically never"
@@ -97,6 +97,17 @@ impl Clock {
     pub(crate) fn total_left(&self) -> Duration {
         self.total().saturating_duration_since(Instant::now())
     }
+
+    /// The failure to report for a timer of `phase` found expired. The interrupt outranks
+    /// every timer (`abi.md`, "Interrupts and the embedder's deadline", Precedence): a store
+    /// interrupted by the time the host notices is `interrupted`, whatever else expired.
+    pub(crate) fn expired(&self, phase: TimeoutPhase) -> HttpError {
+        if self.interrupt.is_set() {
+            HttpError::Interrupted
+        } else {
+            HttpError::Timeout(phase)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +155,28 @@ mod tests {
             None,
         );
         assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
+    }
+
+    /// An expired timer found while the store is interrupted is reported as the interrupt.
+    #[test]
+    fn the_interrupt_outranks_every_expired_timer() {
+        let clock = Clock::start(
+            &timeouts(Duration::ZERO, Duration::ZERO, Duration::ZERO),
+            Instant::now(),
+            Interrupt::new(),
+            None,
+        );
+        for phase in [
+            TimeoutPhase::Connect,
+            TimeoutPhase::ResponseHeader,
+            TimeoutPhase::Idle,
+            TimeoutPhase::Total,
+        ] {
+            assert!(matches!(clock.expired(phase), HttpError::Timeout(p) if p == phase));
+            clock.interrupt.set();
+            assert!(matches!(clock.expired(phase), HttpError::Interrupted));
+            clock.interrupt.clear();
+        }
     }
 
     /// The embedder's deadline caps every phase and is blamed as the overall deadline.

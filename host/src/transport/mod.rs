@@ -473,9 +473,10 @@ impl Dialer {
         for addr in permitted {
             let left = clock.total_left();
             if left.is_zero() {
-                return Err(HttpError::Timeout(TimeoutPhase::Total));
+                return Err(clock.expired(TimeoutPhase::Total));
             }
-            let (budget, phase) = if left < self.connect_timeout {
+            // On a tie the overall deadline is blamed (`abi.md`, Precedence).
+            let (budget, phase) = if left <= self.connect_timeout {
                 (left, TimeoutPhase::Total)
             } else {
                 (self.connect_timeout, TimeoutPhase::Connect)
@@ -488,8 +489,11 @@ impl Dialer {
                 Err(e) => {
                     log::debug!("connect to {addr} failed: {e}");
                     last = HttpError::from_connect(e, phase);
-                    if matches!(last, HttpError::Interrupted) {
-                        return Err(last);
+                    // Where the connect wait cannot be interrupted (not Linux), an interrupt
+                    // that came meanwhile is honoured when the attempt ends, whatever its
+                    // outcome (`abi.md`, "Interrupts and the embedder's deadline").
+                    if matches!(last, HttpError::Interrupted) || clock.interrupt.is_set() {
+                        return Err(HttpError::Interrupted);
                     }
                 }
             }

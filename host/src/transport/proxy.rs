@@ -345,9 +345,13 @@ pub(super) fn connect(
         return Ok(conn);
     };
     tunnel(&mut conn, proxy, origin, &dialer.proxies.limits, clock)?;
-    // TLS is the client's to start: anything the proxy sent after its 2xx came from nowhere.
+    // The proxy's answer ends with the empty line of its 2xx head; every byte after it is the
+    // origin's, through the tunnel (`abi.md`, "Egress proxy", Which code). TLS is the
+    // client's to start, so a byte before the handshake is a TLS protocol error, as without a
+    // proxy, whether it came with the answer or after it.
     let (Stream::Plain(socket), true) = (conn.stream, conn.pos == conn.end) else {
-        return Err(ProxyError::Malformed("bytes after the 2xx answer to CONNECT").into());
+        let early = rustls::Error::General("bytes before the TLS handshake".into());
+        return Err(HttpError::TlsProtocol(early));
     };
     let began = Instant::now();
     let handshake = tls::handshake(
@@ -370,10 +374,12 @@ fn unreachable(e: HttpError) -> HttpError {
 }
 
 /// A failed write or read of the `CONNECT` exchange: a timeout or an interrupt keeps its code;
-/// a hang-up or another I/O error means the proxy could not be used.
-fn exchange_failed(failure: IoFailure) -> HttpError {
-    match HttpError::from_io(failure, Stage::BeforeResponse) {
+/// a hang-up before any byte of the answer, or another I/O error, means the proxy could not be
+/// used; a hang-up after part of it is a truncated answer.
+fn exchange_failed(failure: IoFailure, stage: Stage) -> HttpError {
+    match HttpError::from_io(failure, stage) {
         e @ (HttpError::Terminated(_) | HttpError::Io(_)) => unreachable(e),
+        HttpError::Incomplete => ProxyError::Malformed("truncated answer").into(),
         other => other,
     }
 }
@@ -425,7 +431,8 @@ fn tunnel(
     clock: &Clock,
 ) -> Result<(), HttpError> {
     let request = connect_request(origin, proxy.authorization.as_ref());
-    conn.write_all(&request, clock).map_err(exchange_failed)?;
+    conn.write_all(&request, clock)
+        .map_err(|f| exchange_failed(f, Stage::BeforeResponse))?;
     drop(request);
     let mut interim = 0;
     loop {
@@ -434,13 +441,18 @@ fn tunnel(
             if let Some(end) = parser.feed(conn.buffered()).map_err(malformed)? {
                 break end;
             }
+            let stage = if conn.buffered().is_empty() && interim == 0 {
+                Stage::BeforeResponse
+            } else {
+                Stage::InResponse
+            };
             match conn.fill(clock) {
-                Ok(0) if conn.buffered().is_empty() && interim == 0 => {
-                    return Err(unreachable(HttpError::eof(Stage::BeforeResponse)));
+                Ok(0) if stage == Stage::BeforeResponse => {
+                    return Err(unreachable(HttpError::eof(stage)));
                 }
                 Ok(0) => return Err(ProxyError::Malformed("truncated answer").into()),
                 Ok(_) => {}
-                Err(failure) => return Err(exchange_failed(failure)),
+                Err(failure) => return Err(exchange_failed(failure, stage)),
             }
         };
         let head = parse_head(conn.buffered().get(..end).unwrap_or_default()).map_err(malformed)?;

@@ -91,7 +91,8 @@ pub(crate) fn handshake(
         rustls::ClientConnection::new(config.clone(), name).map_err(HttpError::from_tls)?;
     let mut sock = Socket::new(tcp, clock.interrupt.clone());
     while conn.is_handshaking() {
-        let (budget, phase) = clock.budget().map_err(HttpError::Timeout)?;
+        // An expired timer is the interrupt's if the store is interrupted too.
+        let (budget, phase) = clock.budget().map_err(|phase| clock.expired(phase))?;
         sock.deadline = deadline(Instant::now(), budget);
         if let Err(error) = conn.complete_io(&mut sock) {
             return Err(HttpError::from_io(
@@ -101,4 +102,50 @@ pub(crate) fn handshake(
         }
     }
     Ok(rustls::StreamOwned::new(conn, sock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Timeouts;
+    use crate::transport::Interrupt;
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    /// A handshake that starts with its deadline passed and the store interrupted reports the
+    /// interrupt (36), not the deadline (23): the interrupt outranks every timer (`abi.md`,
+    /// "Interrupts and the embedder's deadline", Precedence).
+    #[test]
+    fn an_expired_handshake_of_an_interrupted_store_is_interrupted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let tcp = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+        let config = client_config(&[], false, None).unwrap_or_else(|e| panic!("{e}"));
+        let name = server_name(&Host::Name("example.com".into())).unwrap_or_else(|e| panic!("{e}"));
+        let timeouts = Timeouts {
+            total: Duration::from_millis(1),
+            ..Timeouts::default()
+        };
+        let started = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        let clock = Clock::start(&timeouts, started, Interrupt::new(), None);
+        let expired = handshake(&config, name.clone(), tcp, &clock);
+        assert!(
+            matches!(
+                expired,
+                Err(HttpError::Timeout(crate::error::TimeoutPhase::Total))
+            ),
+            "{:?}",
+            expired.err()
+        );
+        clock.interrupt.set();
+        let tcp = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+        let both = handshake(&config, name, tcp, &clock);
+        assert!(
+            matches!(both, Err(HttpError::Interrupted)),
+            "{:?}",
+            both.err()
+        );
+    }
 }

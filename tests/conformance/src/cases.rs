@@ -922,6 +922,33 @@ fn allow_list() -> Vec<Case> {
 
 fn responses() -> Vec<Case> {
     vec![
+        // The guest cannot sleep, so three requests that each end in the default 10 s
+        // response-header timeout carry it past the first request's 30 s deadline, with that
+        // request's whole body held by the host (it arrived with the head).
+        Case::new(
+            "timeouts/deadline-passed-with-the-body-held-30s",
+            "Timeouts and limits: past the overall deadline (30 s) body_read delivers nothing, held bytes included (23)",
+        )
+        .replies(vec![ok("hello"), reply("", After::Stall)])
+        .steps([
+            get0(),
+            Step::get("{origin}/stall-1"),
+            Step::get("{origin}/stall-2"),
+            Step::get("{origin}/stall-3"),
+            Step::read(h0(), 8, 0),
+            Step::read(h0(), 8, 0),
+            Step::Close(h0()),
+        ])
+        .expect([
+            req_ok(200, 1),
+            req_fail(21),
+            req_fail(21),
+            req_fail(21),
+            format!("body_read 23 {NOT_WRITTEN}"),
+            format!("body_read 23 {NOT_WRITTEN}"),
+            "close 0".into(),
+        ])
+        .requests(4),
         Case::new("network/connection-refused", "req ERRORS 16: the last address tried refused")
             .allow(&["http://127.0.0.1:{closed_port}"])
             .steps([Step::get("http://127.0.0.1:{closed_port}/")])
