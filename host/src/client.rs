@@ -3,6 +3,7 @@
 
 use crate::audit::{Ending, Observer, Stats, Trail};
 use crate::config::{Limits, MAX_INTERIM_RESPONSES, MAX_METHOD_LEN, Timeouts};
+use crate::control::Controls;
 use crate::credentials::Injections;
 use crate::error::{HttpError, IoFailure, Stage, TimeoutPhase};
 use crate::error_code::ErrorCode;
@@ -10,7 +11,7 @@ use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseH
 use crate::policy::{Admission, AllowList};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaKind, QuotaLimits, Quotas};
-use crate::transport::{Clock, Conn, Dialer, Endpoint, Interrupt};
+use crate::transport::{Clock, Conn, Dialer, Endpoint};
 use crate::url;
 #[cfg(feature = "async")]
 use crate::workers::{Completion, Workers};
@@ -58,10 +59,9 @@ pub(crate) struct Client {
 /// deadline", "Connection reuse and retries").
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
-    /// Ends every wait of the request when set: the store's, or a child for one async call.
-    pub(crate) interrupt: Interrupt,
-    /// The embedder's cap on the overall deadline.
-    pub(crate) deadline: Option<Instant>,
+    /// The store's interrupt (or a child, for one async call) and the embedder's cap on the
+    /// overall deadline: the same carrier a body read gets.
+    pub(crate) controls: Controls,
     /// The store's id (owner of connections that carried its bodies).
     pub(crate) store: u64,
     /// When the guest's call began: the overall deadline counts from here (for an async call,
@@ -281,15 +281,10 @@ impl Client {
         call: &Call,
         stats: &mut Stats,
     ) -> Result<Response, HttpError> {
-        let mut clock = Clock::start(
-            &self.timeouts,
-            call.started,
-            call.interrupt.clone(),
-            call.deadline,
-        );
+        let mut clock = Clock::start(&self.timeouts, call.started, &call.controls);
         // An async call may have waited for a worker: nothing is taken or sent for a call
         // that is already interrupted or out of time.
-        if call.interrupt.is_set() {
+        if call.controls.interrupt.is_set() {
             return Err(HttpError::Interrupted);
         }
         if clock.total_left().is_zero() {
@@ -324,10 +319,10 @@ impl Client {
         call: &Call,
     ) -> Completion<Result<Response, Failure>> {
         let call = Call {
-            interrupt: call.interrupt.child(),
+            controls: call.controls.child(),
             ..call.clone()
         };
-        let cancel = call.interrupt.clone();
+        let cancel = call.controls.interrupt.clone();
         let client = self.clone();
         self.workers.spawn(
             move || client.execute(&req, &body, &call),
@@ -344,15 +339,14 @@ impl Client {
         mut body: Box<Body>,
         mut buf: Vec<u8>,
         len: usize,
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Completion<BodyRead> {
-        let call = interrupt.child();
-        let cancel = call.clone();
+        let call = controls.child();
+        let cancel = call.interrupt.clone();
         self.workers.spawn(
             move || {
                 buf.resize(len, 0);
-                let read = body.read_into(&mut buf, &call, deadline);
+                let read = body.read_into(&mut buf, &call);
                 BodyRead { body, buf, read }
             },
             move || cancel.set(),
@@ -479,19 +473,18 @@ impl Client {
 
 impl Response {
     /// Reads decoded body bytes into `out` (non-empty). `Ok(0)` only at the framed end; after an
-    /// error the same code is returned again. `interrupt` and `deadline` are the store's
-    /// current ones (they may have changed since the request was sent).
+    /// error the same code is returned again. `controls` are the store's current ones (they
+    /// may have changed since the request was sent).
     pub(crate) fn read_body(
         &mut self,
         out: &mut [u8],
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Result<usize, ErrorCode> {
         let mut body = match self.take_body(ErrorCode::RuntimeError) {
             Ok(body) => body,
             Err(done) => return done,
         };
-        let read = body.read_into(out, interrupt, deadline);
+        let read = body.read_into(out, controls);
         self.settle(body, read)
     }
 
@@ -588,14 +581,14 @@ impl Drop for Response {
 }
 
 impl Body {
-    /// Reads decoded body bytes into `out` under the store's current interrupt and deadline.
+    /// Reads decoded body bytes into `out` under the call's controls (the store's current
+    /// interrupt and deadline).
     pub(crate) fn read_into(
         &mut self,
         out: &mut [u8],
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Result<usize, HttpError> {
-        self.clock.update(interrupt, deadline);
+        self.clock.update(controls);
         self.client.fault("body_read");
         self.read(out)
     }

@@ -7,11 +7,12 @@ use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
 };
+use crate::control::{Controls, Interrupt};
 use crate::credentials::{Injections, Secret};
 use crate::policy::{AddressPolicy, AllowList, OriginPattern};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
-use crate::transport::{self, Dialer, Interrupt, ProxySettings, Resolver, TlsIdentity};
+use crate::transport::{self, Dialer, ProxySettings, Resolver, TlsIdentity};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
 use rustls::pki_types::CertificateDer;
@@ -39,31 +40,86 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
 /// ```
 pub struct HttpCtx {
-    pub(crate) client: Arc<Client>,
-    max_concurrent: u32,
-    /// Ends every network wait of this store when set (`interrupt_handle`).
-    pub(crate) interrupt: Interrupt,
-    /// The embedder's cap on every request's overall deadline (`set_deadline`).
-    pub(crate) deadline: Option<Instant>,
+    client: Arc<Client>,
+    /// The interrupt that ends every network wait of this store when set
+    /// (`interrupt_handle`), and the embedder's cap on every request's overall deadline
+    /// (`set_deadline`).
+    controls: Controls,
     /// Unique in the process: the owner of connections that carried this store's bodies.
-    pub(crate) store_id: u64,
+    store_id: u64,
     /// A body buffer reused by async `body_read` calls (lent to the worker during a read).
     #[cfg(feature = "async")]
-    pub(crate) scratch: Vec<u8>,
-    pub(crate) responses: HashMap<u32, Response>,
-    next_handle: u64,
+    scratch: Vec<u8>,
+    /// The open responses, by handle.
+    handles: Handles,
     /// The embedder's labels on this store's audit events.
     labels: Labels,
     /// Quotas added to this store (the per-context one first, if the builder set one).
     own_quotas: Vec<Quota>,
     /// The builder's quotas, then `own_quotas`: what a request is charged to.
-    pub(crate) quotas: Quotas,
+    quotas: Quotas,
+}
+
+/// The open responses of one store by handle (`abi.md`, "Handles"): numbers from 1, never
+/// reused while the store lives, at most `max` open at once.
+pub(crate) struct Handles {
+    open: HashMap<u32, Response>,
+    next: u64,
+    max: u32,
+}
+
+impl Handles {
+    fn new(max: u32) -> Handles {
+        Handles {
+            open: HashMap::new(),
+            next: 1,
+            max,
+        }
+    }
+
+    /// Stores a response under a fresh handle; `None` once all 2^32 - 1 numbers were issued.
+    pub(crate) fn insert(&mut self, response: Response) -> Option<u32> {
+        let handle = u32::try_from(self.next).ok()?;
+        self.next += 1;
+        self.open.insert(handle, response);
+        Some(handle)
+    }
+
+    /// Whether a handle number is left for another response.
+    pub(crate) fn has_numbers(&self) -> bool {
+        self.next <= u64::from(u32::MAX)
+    }
+
+    /// Whether another response may be opened (the concurrency limit).
+    pub(crate) fn has_capacity(&self) -> bool {
+        self.open.len() < self.max as usize
+    }
+
+    /// The open response of `handle`.
+    pub(crate) fn get(&self, handle: u32) -> Option<&Response> {
+        self.open.get(&handle)
+    }
+
+    /// The open response of `handle`, to read its body.
+    pub(crate) fn get_mut(&mut self, handle: u32) -> Option<&mut Response> {
+        self.open.get_mut(&handle)
+    }
+
+    /// Closes `handle`: its response is dropped (emitting its audit event).
+    pub(crate) fn remove(&mut self, handle: u32) -> Option<Response> {
+        self.open.remove(&handle)
+    }
+
+    /// Responses open now.
+    fn len(&self) -> usize {
+        self.open.len()
+    }
 }
 
 impl fmt::Debug for HttpCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCtx")
-            .field("open_responses", &self.responses.len())
+            .field("open_responses", &self.handles.len())
             .field("allow_list", &self.client.allow_list)
             .finish_non_exhaustive()
     }
@@ -92,12 +148,12 @@ impl HttpCtx {
     /// A new per-store context sharing this one's configuration and connection pool, with no
     /// open responses. Use one per store; connections are reused across all of them.
     pub fn new_sibling(&self) -> HttpCtx {
-        HttpCtx::from_shared(self.client.clone(), self.max_concurrent)
+        HttpCtx::from_shared(self.client.clone(), self.handles.max)
     }
 
     /// Number of responses open in this store (what the concurrency limit counts).
     pub fn open_responses(&self) -> usize {
-        self.responses.len()
+        self.handles.len()
     }
 
     /// A handle that interrupts this store's network activity from any thread: a `req` or
@@ -116,13 +172,13 @@ impl HttpCtx {
     /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
     /// ```
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle(self.interrupt.clone())
+        InterruptHandle(self.controls.interrupt.clone())
     }
 
     /// Clears an interrupt: later calls proceed normally. Responses whose body read was
     /// interrupted stay failed.
     pub fn clear_interrupt(&self) {
-        self.interrupt.clear();
+        self.controls.interrupt.clear();
     }
 
     /// Caps every network wait of this store, of requests already open too, at `deadline`
@@ -130,12 +186,12 @@ impl HttpCtx {
     /// `Store::set_epoch_deadline` for guest code, one wall-clock budget covers the whole
     /// invocation (see the README, "Embedding").
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.deadline = deadline;
+        self.controls.deadline = deadline;
     }
 
     /// The cap set by [`HttpCtx::set_deadline`].
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.controls.deadline
     }
 
     /// Number of idle keep-alive connections in the shared pool.
@@ -198,25 +254,21 @@ impl HttpCtx {
         let quotas = Quotas::new(&client.quotas, &own_quotas);
         HttpCtx {
             client,
-            max_concurrent,
-            interrupt: Interrupt::new(),
-            deadline: None,
+            controls: Controls::default(),
             store_id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(feature = "async")]
             scratch: Vec::new(),
-            responses: HashMap::new(),
-            next_handle: 1,
+            handles: Handles::new(max_concurrent),
             labels: Labels::from(Vec::new()),
             own_quotas,
             quotas,
         }
     }
 
-    /// The controls a request of this store runs under, for a call beginning now.
+    /// What a request of this store runs under, for a call beginning now.
     pub(crate) fn call(&self) -> Call {
         Call {
-            interrupt: self.interrupt.clone(),
-            deadline: self.deadline,
+            controls: self.controls.clone(),
             store: self.store_id,
             started: Instant::now(),
             quotas: self.quotas.clone(),
@@ -233,23 +285,48 @@ impl HttpCtx {
         ))
     }
 
-    /// Stores a response under a fresh handle. Handles start at 1 and are never reused while
-    /// the store lives; `None` once all 2^32 - 1 numbers were issued.
-    pub(crate) fn insert(&mut self, response: Response) -> Option<u32> {
-        let handle = u32::try_from(self.next_handle).ok()?;
-        self.next_handle += 1;
-        self.responses.insert(handle, response);
-        Some(handle)
+    /// The controls a body read of this store runs under, for a call beginning now (the
+    /// store's current interrupt and deadline).
+    pub(crate) fn controls(&self) -> &Controls {
+        &self.controls
     }
 
-    /// Whether a handle number is left for another response.
-    pub(crate) fn has_handle_numbers(&self) -> bool {
-        self.next_handle <= u64::from(u32::MAX)
+    /// Whether the embedder interrupted this store.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.controls.interrupt.is_set()
     }
 
-    /// Whether another response may be opened.
-    pub(crate) fn has_capacity(&self) -> bool {
-        self.responses.len() < self.max_concurrent as usize
+    /// The shared configuration, pool and workers.
+    pub(crate) fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// The quotas a request of this store is charged to.
+    pub(crate) fn request_quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    /// The open responses by handle.
+    pub(crate) fn handles(&self) -> &Handles {
+        &self.handles
+    }
+
+    /// The open responses by handle, to add, read or close one.
+    pub(crate) fn handles_mut(&mut self) -> &mut Handles {
+        &mut self.handles
+    }
+
+    /// Lends the async body buffer out for a read (give it back with
+    /// [`HttpCtx::return_scratch`]).
+    #[cfg(feature = "async")]
+    pub(crate) fn take_scratch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch)
+    }
+
+    /// Takes the async body buffer back after a read.
+    #[cfg(feature = "async")]
+    pub(crate) fn return_scratch(&mut self, buf: Vec<u8>) {
+        self.scratch = buf;
     }
 }
 

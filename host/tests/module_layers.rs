@@ -35,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "audit",
             "client",
             "config",
+            "control",
             "credentials",
             "policy",
             "pool",
@@ -48,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "audit",
             "config",
+            "control",
             "credentials",
             "error",
             "error_code",
@@ -65,8 +67,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("pool", &["config", "transport", "url"]),
     (
         "transport",
-        &["audit", "config", "error", "http1", "policy", "url"],
+        &[
+            "audit", "config", "control", "error", "http1", "policy", "url",
+        ],
     ),
+    ("control", &["error", "error_code"]),
     ("error", &["error_code", "http1", "quota", "url"]),
     ("quota", &["config"]),
     ("credentials", &["config", "http1", "policy", "url"]),

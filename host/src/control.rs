@@ -1,5 +1,6 @@
-//! Interrupts: a flag that ends every network wait it is attached to (`abi.md`, "Interrupts
-//! and the embedder's deadline").
+//! The embedder's controls over a call (`abi.md`, "Interrupts and the embedder's deadline"):
+//! the interrupt flag that ends every wait it is attached to, and the deadline that caps them;
+//! [`Controls`] carries both, for requests and body reads alike.
 //!
 //! Waits are cut into slices of at most [`SLICE`]; the flag is checked before each slice, so an
 //! interrupt set from another thread ends a blocked read, write or connect within one slice,
@@ -10,7 +11,7 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest a blocked wait goes without looking at its interrupt. 10 ms keeps the interrupt
 /// latency far below the promised 50 ms, at the cost of 100 wake-ups a second for a wait on a
@@ -77,6 +78,31 @@ impl Interrupt {
             return Err(io::Error::other(Interrupted));
         }
         Ok(())
+    }
+}
+
+/// What a call runs under: the store's interrupt (or a child of it, for one async call) and the
+/// embedder's deadline (`HttpCtx::set_deadline`), as they were when the call began.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Controls {
+    /// Ends every wait of the call when set.
+    pub(crate) interrupt: Interrupt,
+    /// The embedder's cap on every wait of the call.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Controls {
+    /// The same controls with an interrupt of their own, a child of this one: for an async
+    /// call, which dropping its future cancels alone.
+    #[cfg_attr(
+        not(feature = "async"),
+        allow(dead_code, reason = "used by the async entry points")
+    )]
+    pub(crate) fn child(&self) -> Controls {
+        Controls {
+            interrupt: self.interrupt.child(),
+            deadline: self.deadline,
+        }
     }
 }
 
