@@ -101,17 +101,20 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// Emits the request's audit event, if it has one.
-    pub(crate) fn audit(&self, trail: Option<Trail>) {
-        if let Some(trail) = trail {
-            let ending = Ending {
-                status: None,
-                code: self.error.code(),
-                received_bytes: 0,
-                body_complete: false,
-            };
-            trail.finish(&self.stats, ending, Some(&self.error));
-        }
+    /// Emits the request's audit event, if it has one. `Err` with `interrupted` or
+    /// `deadline_exceeded` when the store's controls ended a wait for room in the audit log's
+    /// queue: the code `req` then returns.
+    pub(crate) fn audit(&self, trail: Option<Trail>) -> Result<(), ErrorCode> {
+        let Some(trail) = trail else {
+            return Ok(());
+        };
+        let ending = Ending {
+            status: None,
+            code: self.error.code(),
+            received_bytes: 0,
+            body_complete: false,
+        };
+        trail.finish(&self.stats, ending, Some(&self.error))
     }
 }
 
@@ -563,7 +566,9 @@ impl Response {
                 received_bytes: self.received,
                 body_complete: matches!(self.body, BodyState::Done),
             };
-            trail.finish(&self.stats, ending, None);
+            // A body read fails with its own code, and `close` cannot fail: a give-up only
+            // ends the wait (`abi.md`, "Audit events").
+            let _ = trail.finish(&self.stats, ending, None);
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The embedder's controls over a call (`abi.md`, "Interrupts and the embedder's deadline"):
 //! the interrupt flag that ends every wait it is attached to, and the deadline that caps them;
-//! [`Controls`] carries both, for requests and body reads alike.
+//! [`Controls`] carries both, for requests and body reads alike, and for the audit log's wait
+//! for room in its queue.
 //!
 //! Waits are cut into slices of at most [`SLICE`]; the flag is checked before each slice, so an
-//! interrupt set from another thread ends a blocked read, write or connect within one slice,
+//! interrupt set from another thread ends a blocked read, write, connect or audit-log wait within one slice,
 //! with no signal, no extra file descriptor and no thread to wake it.
 
 use crate::error::Interrupted;
+use crate::error_code::ErrorCode;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
@@ -31,11 +33,6 @@ struct Node {
 }
 
 impl Interrupt {
-    /// A new, clear root flag.
-    pub(crate) fn new() -> Interrupt {
-        Interrupt::default()
-    }
-
     /// A flag that is set when `self` is, and can also be set on its own.
     #[cfg_attr(
         not(feature = "async"),
@@ -104,6 +101,18 @@ impl Controls {
             deadline: self.deadline,
         }
     }
+
+    /// The code a wait must end with now, if any: `interrupted` when the interrupt is set
+    /// (checked first, as in every network wait), `deadline_exceeded` when the deadline passed.
+    pub(crate) fn stopped(&self) -> Option<ErrorCode> {
+        if self.interrupt.is_set() {
+            return Some(ErrorCode::Interrupted);
+        }
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Some(ErrorCode::DeadlineExceeded),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for Interrupt {
@@ -118,7 +127,7 @@ mod tests {
 
     #[test]
     fn children_see_their_parents() {
-        let root = Interrupt::new();
+        let root = Interrupt::default();
         let child = root.child();
         assert!(!child.is_set());
         child.set();
@@ -133,5 +142,22 @@ mod tests {
         assert!(e.get_ref().is_some_and(|i| i.is::<Interrupted>()));
         root.clear();
         assert!(child.check().is_ok());
+    }
+
+    #[test]
+    fn controls_stop_on_the_interrupt_first_then_the_deadline() {
+        let passed = Controls {
+            deadline: Some(Instant::now()),
+            ..Controls::default()
+        };
+        assert_eq!(passed.stopped(), Some(ErrorCode::DeadlineExceeded));
+        passed.interrupt.set();
+        assert_eq!(passed.stopped(), Some(ErrorCode::Interrupted));
+        let later = Controls {
+            deadline: Some(Instant::now() + Duration::from_secs(60)),
+            ..Controls::default()
+        };
+        assert_eq!(later.stopped(), None);
+        assert_eq!(later.child().stopped(), None);
     }
 }

@@ -1,7 +1,9 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
-use crate::audit::{Audit, Callback, Event, JsonLinesLog, Labels, LogSender, Observer};
+use crate::audit::{
+    Audit, Callback, Denials, Event, JsonLinesLog, Labels, LogSender, Observer, Record,
+};
 use crate::client::{Call, Client, Response};
 use crate::config::{
     ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
@@ -9,6 +11,7 @@ use crate::config::{
 };
 use crate::control::{Controls, Interrupt};
 use crate::credentials::{Injections, Secret};
+use crate::error_code::ErrorCode;
 use crate::policy::{AddressPolicy, AllowList, OriginPattern};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
@@ -54,6 +57,8 @@ pub struct HttpCtx {
     handles: Handles,
     /// The embedder's labels on this store's audit events.
     labels: Labels,
+    /// This store's denials, repeats coalesced.
+    denials: Denials,
     /// Quotas added to this store (the per-context one first, if the builder set one).
     own_quotas: Vec<Quota>,
     /// The builder's quotas, then `own_quotas`: what a request is charged to.
@@ -252,6 +257,7 @@ impl HttpCtx {
             .into_iter()
             .collect();
         let quotas = Quotas::new(&client.quotas, &own_quotas);
+        let denials = Denials::new(client.observer.clone());
         HttpCtx {
             client,
             controls: Controls::default(),
@@ -260,6 +266,7 @@ impl HttpCtx {
             scratch: Vec::new(),
             handles: Handles::new(max_concurrent),
             labels: Labels::from(Vec::new()),
+            denials,
             own_quotas,
             quotas,
         }
@@ -282,7 +289,23 @@ impl HttpCtx {
             observer,
             &self.labels,
             self.client.audit_query,
+            &self.controls,
         ))
+    }
+
+    /// Records a refused request's denial (repeats coalesced). `Err` with `interrupted` or
+    /// `deadline_exceeded` when this store's controls ended a wait for room in the audit log's
+    /// queue: the code `req` then returns.
+    pub(crate) fn audit_denial(&mut self, record: Record) -> Result<(), ErrorCode> {
+        self.denials.push(record, &self.controls)
+    }
+
+    /// Something other than a denial happened in this store (a request admitted, a response
+    /// closed): pending repeats of a denial are emitted first, and the next denial is news.
+    pub(crate) fn audit_other(&mut self) {
+        // The call goes on: a give-up only ends the wait (the event is then queued beyond the
+        // bound, or counted as lost), and the call meets the same interrupt or deadline next.
+        let _ = self.denials.end_run(&self.controls);
     }
 
     /// The controls a body read of this store runs under, for a call beginning now (the
@@ -327,6 +350,13 @@ impl HttpCtx {
     #[cfg(feature = "async")]
     pub(crate) fn return_scratch(&mut self, buf: Vec<u8>) {
         self.scratch = buf;
+    }
+}
+
+impl Drop for HttpCtx {
+    /// Pending repeats of a denial are emitted: no call goes uncounted.
+    fn drop(&mut self) {
+        let _ = self.denials.flush(&self.controls);
     }
 }
 
@@ -528,8 +558,9 @@ impl HttpCtxBuilder {
 
     /// Calls `f` with an audit [`Event`] for every `req` of every context made from this
     /// builder: `Denied` when refused before anything was sent, `Completed` when the response
-    /// ends (see the `audit` module and `README.md`, "For operators"). [`Event::to_json`] gives
-    /// the CLI's JSON Lines record.
+    /// ends (see the `audit` module and `README.md`, "For operators"); identical denials of a
+    /// store in a row are one `Denied` event with their [`count`](crate::Denied::count).
+    /// [`Event::to_json`] gives the CLI's JSON Lines record.
     ///
     /// `f` runs on the thread of the call it reports (for async guests, sometimes a worker
     /// thread), with no host lock held, before the call returns to the guest: a slow observer
@@ -559,8 +590,10 @@ impl HttpCtxBuilder {
     /// first).
     ///
     /// The log's queue is bounded (see [`JsonLinesLog`]): if its sink stays slower than the
-    /// requests, a call that ends a request waits for room, and that wait is not cut short by
-    /// an interrupt or a deadline. Point the log at a local file or pipe that keeps up.
+    /// requests, a call that ends a request waits for room, until the store's interrupt or
+    /// deadline ends the wait (`req` then returns `interrupted` or `deadline_exceeded`; the
+    /// event is kept, `abi.md`, "Audit events"). Point the log at a local file or pipe that
+    /// keeps up.
     ///
     /// ```no_run
     /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};

@@ -37,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "config",
             "control",
             "credentials",
+            "error_code",
             "policy",
             "pool",
             "quota",
@@ -62,7 +63,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "workers",
         ],
     ),
-    ("audit", &["error", "error_code", "http1", "quota", "url"]),
+    (
+        "audit",
+        &["control", "error", "error_code", "http1", "quota", "url"],
+    ),
     ("fuzzing", &["config", "error", "http1", "policy", "url"]),
     ("pool", &["config", "transport", "url"]),
     (

@@ -291,7 +291,7 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
 /// sync and async entry points.
 fn req_prepare(
     mem: &[u8],
-    ctx: &HttpCtx,
+    ctx: &mut HttpCtx,
     args: ReqArgs,
     audit: Option<&Audit>,
 ) -> Result<Prepared, ErrorCode> {
@@ -307,14 +307,23 @@ fn req_prepare(
         );
         Err(ErrorCode::RuntimeError.into())
     });
-    admitted.map_err(|refusal| {
-        if let Some(audit) = audit {
+    let Some(audit) = audit else {
+        return admitted.map_err(|refusal| refusal.code);
+    };
+    match admitted {
+        Ok(prepared) => {
+            ctx.audit_other();
+            Ok(prepared)
+        }
+        Err(refusal) => {
             let url = args.url.bytes(mem).unwrap_or_default();
             let method = args.method.bytes(mem).unwrap_or_default();
-            audit.denied(url, method, refusal);
+            // A wait for room in the audit log's queue that the store's interrupt or deadline
+            // ended is that code (`abi.md`, "Audit events").
+            ctx.audit_denial(audit.denial(url, method, refusal))?;
+            Err(refusal.code)
         }
-        refusal.code
-    })
+    }
 }
 
 fn req_admit(
@@ -370,7 +379,9 @@ fn req_finish(
         Err(failure) => {
             let url = args.url.bytes(mem).unwrap_or_default();
             failed(url, &failure.error, trail.as_ref().map(Trail::id));
-            failure.audit(trail);
+            // A wait for room in the audit log's queue that the store's interrupt or deadline
+            // ended is that code (`abi.md`, "Audit events").
+            failure.audit(trail)?;
             return Err(failure.error.code());
         }
     };
@@ -386,6 +397,7 @@ fn req_finish(
 
 /// `close`: see `abi.md`.
 fn close(ctx: &mut HttpCtx, handle: u32) -> Result<(), ErrorCode> {
+    ctx.audit_other();
     ctx.handles_mut()
         .remove(handle)
         .map(drop)
