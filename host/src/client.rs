@@ -314,7 +314,8 @@ impl Client {
 
     #[cfg(feature = "async")]
     /// [`Client::execute`] on a worker thread, for the async entry points. Dropping the
-    /// returned future interrupts the request (its connection is closed, never pooled).
+    /// returned future interrupts the request (its connection is closed, never pooled); if no
+    /// worker took it up yet, the request and its body's copy are dropped then and there.
     pub(crate) fn execute_on_worker(
         self: &Arc<Self>,
         req: Prepared,
