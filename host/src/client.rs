@@ -22,9 +22,6 @@ use zeroize::Zeroizing;
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
 
-/// Most received bytes one body read reserves from a received-bytes quota (`abi.md`, "Quotas").
-const MAX_QUOTA_RESERVATION: u64 = 64 * 1024;
-
 /// Configuration and connection pool shared by every store made from one builder.
 pub(crate) struct Client {
     /// Which origins requests may go to.
@@ -600,9 +597,8 @@ impl Body {
     }
 
     fn read(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
-        let quota = self.quotas.limit_received();
         let max = self.client.limits.max_response_body;
-        if max.is_none() && !quota {
+        if max.is_none() && !self.quotas.limit_received() {
             return self.decode_more(out);
         }
         let mut allowance = out.len() as u64;
@@ -616,15 +612,15 @@ impl Body {
             allowance = allowance.min(max.saturating_sub(self.received));
         }
         let at_body_limit = allowance == 0;
-        // What one read can deliver at most: a reader with a huge buffer must not reserve a
-        // shared quota away from its siblings while it waits for the network.
-        if quota {
-            allowance = allowance.min(MAX_QUOTA_RESERVATION);
-        }
-        // Taken from the received-bytes quotas before the read, so that reads of siblings on
-        // other threads cannot together exceed them; what is not delivered is given back.
-        if quota && !at_body_limit {
-            allowance = self.quotas.reserve_received(allowance);
+        // Taken from the received-bytes quotas before the read; what is not delivered is
+        // given back after it (`Quotas::reserve_read`).
+        let reservation = if at_body_limit {
+            None
+        } else {
+            self.quotas.reserve_read(allowance)
+        };
+        if let Some(reserved) = &reservation {
+            allowance = reserved.bytes();
         }
         // Deliver exactly up to the limit; at the limit, one more decoded byte (into a scratch
         // buffer, never delivered) tells an over-long body from one that ends right there.
@@ -640,10 +636,9 @@ impl Body {
             .unwrap_or(usize::MAX)
             .min(out.len());
         let read = self.decode_more(out.get_mut(..n).unwrap_or_default());
-        if quota {
+        if let Some(reserved) = reservation {
             let delivered = read.as_ref().map_or(0, |&got| got as u64);
-            self.quotas
-                .give_back_received(allowance.saturating_sub(delivered));
+            self.quotas.settle_read(reserved, delivered);
         }
         read
     }

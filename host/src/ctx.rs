@@ -6,20 +6,18 @@ use crate::audit::{
 };
 use crate::client::{Call, Client, Response};
 use crate::config::{
-    ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
+    self, ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
 };
 use crate::control::{Controls, Interrupt};
 use crate::credentials::{Injections, Secret};
 use crate::error_code::ErrorCode;
-use crate::policy::{AddressPolicy, AllowList, OriginPattern};
+use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
-use crate::transport::{self, Dialer, ProxySettings, Resolver, TlsIdentity};
+use crate::transport::{self, Dialer, ProxySettings, Resolver, Roots};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -401,8 +399,7 @@ pub struct HttpCtxBuilder {
     max_concurrent: u32,
     timeouts: Timeouts,
     limits: Limits,
-    roots: Vec<CertificateDer<'static>>,
-    only_custom_roots: bool,
+    roots: Roots,
     address_policy: AddressPolicy,
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
@@ -426,8 +423,7 @@ impl Default for HttpCtxBuilder {
             max_concurrent: DEFAULT_MAX_CONCURRENT_REQUESTS,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
-            roots: Vec::new(),
-            only_custom_roots: false,
+            roots: Roots::default(),
             address_policy: AddressPolicy::default(),
             resolver: None,
             pool: PoolConfig::default(),
@@ -506,22 +502,13 @@ impl HttpCtxBuilder {
 
     /// Adds trusted root certificates from a PEM bundle (one or more `CERTIFICATE` blocks).
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
-        let before = self.roots.len();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| ConfigError::new(format!("root certificate PEM: {e}")))?;
-            self.roots.push(cert);
-        }
-        if self.roots.len() == before {
-            return Err(ConfigError::new(
-                "root certificate PEM: no CERTIFICATE block",
-            ));
-        }
+        self.roots.add_pem(pem)?;
         Ok(self)
     }
 
     /// Trusts only the added roots, not the built-in Mozilla roots (webpki-roots).
     pub fn only_custom_roots(mut self, yes: bool) -> Self {
-        self.only_custom_roots = yes;
+        self.roots.only_custom = yes;
         self
     }
 
@@ -762,47 +749,33 @@ impl HttpCtxBuilder {
         self
     }
 
-    /// Checks the configuration and builds the context.
+    /// Checks the configuration and builds the context: each setting checks itself (in this
+    /// order, the first error returned), and the context is assembled from them.
     pub fn build(self) -> Result<HttpCtx, ConfigError> {
         let allow_list = AllowList::parse(&self.allowed_hosts)?;
-        if self.async_workers == 0 {
-            return Err(ConfigError::new("async_workers must be at least 1"));
-        }
-        if self.only_custom_roots && self.roots.is_empty() {
-            return Err(ConfigError::new(
-                "only_custom_roots is set but no root certificate was added",
-            ));
-        }
-        if self.timeouts.connect.is_zero()
-            || self.timeouts.response_header.is_zero()
-            || self.timeouts.idle.is_zero()
-            || self.timeouts.total.is_zero()
-        {
-            return Err(ConfigError::new("timeouts must be greater than zero"));
-        }
-        if let Some(limits) = self.per_context_quota {
-            Quota::new(limits)?;
-        }
+        #[cfg_attr(
+            not(feature = "async"),
+            allow(unused_variables, reason = "sizes the async entry points' pool")
+        )]
+        let async_workers = config::check_async_workers(self.async_workers)?;
+        self.roots.check()?;
+        self.timeouts.check()?;
+        let per_context_quota = self
+            .per_context_quota
+            .map(QuotaLimits::checked)
+            .transpose()?;
         let injections = Injections::parse(self.injections)?;
-        let mut identities = Vec::with_capacity(self.identities.len());
-        for (text, chain, key) in &self.identities {
-            let bad =
-                |why: String| ConfigError::new(format!("client certificate for `{text}`: {why}"));
-            let pattern = OriginPattern::parse(text).map_err(bad)?;
-            if !pattern.is_https() {
-                return Err(bad("client certificates are for https origins".into()));
-            }
-            let identity = TlsIdentity::from_pem(chain, key.expose()).map_err(bad)?;
-            let config =
-                transport::tls_client_config(&self.roots, self.only_custom_roots, Some(identity))?;
-            identities.push((pattern, config));
-        }
+        let identities = self.roots.identities(
+            self.identities
+                .iter()
+                .map(|(pattern, chain, key)| (pattern.as_str(), chain.as_slice(), key.expose())),
+        )?;
         let dialer = Dialer {
             resolver: self
                 .resolver
                 .unwrap_or_else(|| Box::new(transport::system_resolver)),
             address_policy: self.address_policy,
-            tls: transport::tls_client_config(&self.roots, self.only_custom_roots, None)?,
+            tls: self.roots.client_config(None)?,
             identities,
             connect_timeout: self.timeouts.connect,
             proxies: self.proxy.build(&self.limits)?,
@@ -817,11 +790,11 @@ impl HttpCtxBuilder {
             observer: Observer::new(self.on_event, self.audit_log).map(Arc::new),
             audit_query: self.audit_query,
             quotas: self.quotas,
-            per_context_quota: self.per_context_quota,
+            per_context_quota,
             #[cfg(feature = "fault-injection")]
             panic_at: self.panic_at,
             #[cfg(feature = "async")]
-            workers: Workers::new(self.async_workers),
+            workers: Workers::new(async_workers),
         };
         Ok(HttpCtx::from_shared(Arc::new(client), self.max_concurrent))
     }

@@ -10,9 +10,7 @@ mod tls;
 
 pub(crate) use clock::Clock;
 pub(crate) use proxy::{Proxies, ProxySettings};
-pub(crate) use tls::{
-    Identity as TlsIdentity, client_config as tls_client_config, server_name as tls_server_name,
-};
+pub(crate) use tls::{Roots, server_name as tls_server_name};
 
 use crate::audit::Phases;
 use crate::config::READ_CHUNK;
