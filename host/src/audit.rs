@@ -10,12 +10,18 @@
 //!   head arrived (then without a status; an async call cancelled by dropping its future is
 //!   `interrupted`).
 //!
+//! A guest that repeats a refused call does not write a line per call: consecutive identical
+//! denials of one context are coalesced into one event with a [`Denied::count`] (see
+//! [`Denials`]), and a call waiting for room in a [`JsonLinesLog`]'s queue gives up when its
+//! store is interrupted or its deadline passes (`abi.md`, "Audit events").
+//!
 //! What events never carry: body bytes, header values, query strings (unless the embedder
 //! asks for them with [`HttpCtxBuilder::audit_query`](crate::HttpCtxBuilder::audit_query)), or
 //! anything the guest sent that failed validation (an invalid URL has no origin in its event).
 //! The strings they do carry from the guest (origin, method, path) passed the URL and method
 //! rules, and [`Event::to_json`] escapes every string it writes.
 
+use crate::control::{Controls, SLICE};
 use crate::error::HttpError;
 use crate::error_code::ErrorCode;
 use crate::quota::QuotaKind;
@@ -73,6 +79,11 @@ pub struct Denied {
     pub reason: DenyReason,
     /// The code `req` returned.
     pub code: ErrorCode,
+    /// How many `req` calls this event stands for: 1, or the number of identical denials of
+    /// one context that followed it and were coalesced into this event (same labels, origin,
+    /// method, reason and code, one after the other); the event then has the request id of
+    /// the first of them and the time of the last (`abi.md`, "Audit events").
+    pub count: u64,
 }
 
 /// The rule that refused a request.
@@ -233,6 +244,8 @@ impl Event<'_> {
                     _ => {}
                 }
                 j.code(d.code);
+                j.raw(b",\"count\":");
+                j.num(d.count);
             }
             EventKind::Completed(c) => {
                 j.raw(b",\"path\":");
@@ -267,6 +280,16 @@ impl Event<'_> {
         }
         j.0.push(b'}');
     }
+}
+
+/// The log's line for `count` events lost (see [`JsonLinesLog`]).
+fn write_lost_json(out: &mut Vec<u8>, time: SystemTime, count: u64) {
+    let mut j = Json(out);
+    j.raw(b"{\"time\":");
+    j.time(time);
+    j.raw(b",\"event\":\"lost\",\"count\":");
+    j.num(count);
+    j.0.push(b'}');
 }
 
 /// A JSON object being appended to a buffer; fields are comma-separated as they come.
@@ -506,6 +529,9 @@ const MAX_QUEUED_EVENTS: usize = 4096;
 /// Bytes of strings queued and not yet taken by the writer, at most (one event may go past
 /// it): long URLs cannot make the queue large.
 const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// How far past [`MAX_QUEUED_EVENTS`] and [`MAX_QUEUED_BYTES`] (as many again) the events of
+/// calls that gave up waiting for room may still be queued; past that they are counted as lost.
+const RESERVE_FACTOR: usize = 2;
 
 /// A JSON Lines sink for audit events, off the request path: the CLI's `--audit-log`.
 /// Attach it with [`HttpCtxBuilder::audit_log`](crate::HttpCtxBuilder::audit_log): a request
@@ -515,10 +541,15 @@ const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// takes every event queued since its last write, writes them in one write, flushes, then
 /// waits 1 ms for more. A guest's call never waits for the disk unless 4096 events (or 1 MiB
 /// of their strings) are already queued: then it waits for room, so memory stays bounded and
-/// no event is dropped. Dropping the log waits (up to 10 s) until every event queued so far
-/// is written; contexts still attached keep writing after that, until the last one is
-/// dropped. A failed write (or a panic in `out`) is logged once and loses that batch; later
-/// lines are still attempted.
+/// no event is dropped. That wait ends when the call's store is interrupted or its deadline
+/// passes (checked every 10 ms, as network waits are): the call then returns `interrupted`
+/// (36) or `deadline_exceeded` (23) and its event is queued beyond the bound, up to as many
+/// events (and bytes) again; past that reserve such an event is counted, and the writer
+/// writes one `{"time":...,"event":"lost","count":N}` line for them before its next batch. An
+/// event already queued is never lost. Dropping the log waits (up to 10 s) until every event
+/// queued so far is written; contexts still attached keep writing after that, until the last
+/// one is dropped. A failed write (or a panic in `out`) is logged once and loses that batch;
+/// later lines are still attempted.
 ///
 /// [`JsonLinesLog::observer`] gives the same log as a callback for
 /// [`on_event`](crate::HttpCtxBuilder::on_event), for an embedder that composes observers;
@@ -565,6 +596,22 @@ struct LogState {
     writer_gone: bool,
     /// Events dropped because the writer was gone.
     dropped: u64,
+    /// Events of calls that gave up waiting for room when even the reserve was full: the
+    /// writer reports their number in a `lost` line.
+    lost: u64,
+}
+
+impl LogState {
+    /// Whether a call must wait for room before queueing.
+    fn full(&self) -> bool {
+        self.queued.len() >= MAX_QUEUED_EVENTS || self.queued_bytes >= MAX_QUEUED_BYTES
+    }
+
+    /// Whether the reserve for calls that gave up waiting is full too.
+    fn beyond_reserve(&self) -> bool {
+        self.queued.len() >= MAX_QUEUED_EVENTS * RESERVE_FACTOR
+            || self.queued_bytes >= MAX_QUEUED_BYTES * RESERVE_FACTOR
+    }
 }
 
 impl LogShared {
@@ -598,19 +645,47 @@ impl LogSender {
         LogSender(self.0.clone())
     }
 
-    pub(crate) fn push(&self, record: Record) {
+    /// Queues `record`, waiting for room while the queue is full. With `controls`, the wait
+    /// ends when they stop the call: `Err` with their code, the record queued within the
+    /// reserve or else counted as lost. Without (an embedder's callback), it waits for room.
+    pub(crate) fn push(
+        &self,
+        record: Record,
+        controls: Option<&Controls>,
+    ) -> Result<(), ErrorCode> {
         let shared = &*self.0;
         let mut st = shared.lock();
-        while (st.queued.len() >= MAX_QUEUED_EVENTS || st.queued_bytes >= MAX_QUEUED_BYTES)
-            && !st.writer_gone
-        {
+        let mut outcome = Ok(());
+        while st.full() && !st.writer_gone {
+            if let Some(code) = controls.and_then(Controls::stopped) {
+                outcome = Err(code);
+                break;
+            }
             st.waiting_for_room += 1;
-            st = shared.room.wait(st).unwrap_or_else(PoisonError::into_inner);
+            st = match controls {
+                // An interrupt signals no condition variable: the wait is cut into slices, and
+                // the last one ends at the deadline.
+                Some(c) => {
+                    let left = c.deadline.map_or(SLICE, |d| {
+                        d.saturating_duration_since(Instant::now()).min(SLICE)
+                    });
+                    shared
+                        .room
+                        .wait_timeout(st, left)
+                        .map(|(st, _)| st)
+                        .unwrap_or_else(|e| e.into_inner().0)
+                }
+                None => shared.room.wait(st).unwrap_or_else(PoisonError::into_inner),
+            };
             st.waiting_for_room -= 1;
         }
         if st.writer_gone {
             st.dropped += 1;
-            return;
+            return outcome;
+        }
+        if outcome.is_err() && st.beyond_reserve() {
+            st.lost += 1;
+            return outcome;
         }
         st.queued_bytes += record.weight();
         st.queued.push(record);
@@ -619,6 +694,7 @@ impl LogSender {
         if std::mem::take(&mut st.writer_idle) {
             shared.events.notify_one();
         }
+        outcome
     }
 }
 
@@ -638,6 +714,7 @@ impl fmt::Debug for JsonLinesLog {
         f.debug_struct("JsonLinesLog")
             .field("pending", &(st.queued.len() + st.writing))
             .field("dropped", &st.dropped)
+            .field("lost", &st.lost)
             .finish()
     }
 }
@@ -669,7 +746,7 @@ impl JsonLinesLog {
                 let mut bytes: Vec<u8> = Vec::new();
                 loop {
                     let mut st = writer.lock();
-                    while st.queued.is_empty() && st.senders > 0 {
+                    while st.queued.is_empty() && st.lost == 0 && st.senders > 0 {
                         st.writer_idle = true;
                         st = writer
                             .events
@@ -677,9 +754,10 @@ impl JsonLinesLog {
                             .unwrap_or_else(PoisonError::into_inner);
                     }
                     st.writer_idle = false;
-                    if st.queued.is_empty() {
+                    if st.queued.is_empty() && st.lost == 0 {
                         return; // no sender left, nothing queued
                     }
+                    let lost = std::mem::take(&mut st.lost);
                     // Take the whole queue; the guests go on appending to the spare vector.
                     std::mem::swap(&mut st.queued, &mut batch);
                     st.queued_bytes = 0;
@@ -688,6 +766,11 @@ impl JsonLinesLog {
                         writer.room.notify_all();
                     }
                     drop(st);
+                    // Counted before the batch: they gave up while older events waited.
+                    if lost > 0 {
+                        write_lost_json(&mut bytes, SystemTime::now(), lost);
+                        bytes.push(b'\n');
+                    }
                     for record in batch.drain(..) {
                         record.with_event(|e| e.write_json(&mut bytes));
                         bytes.push(b'\n');
@@ -729,7 +812,10 @@ impl JsonLinesLog {
     /// `audit_log`, which copies nothing, unless events must also go elsewhere.
     pub fn observer(&self) -> impl Fn(&Event<'_>) + Send + Sync + 'static {
         let sender = self.sender.clone_sender();
-        move |event| sender.push(Record::of(event))
+        // No controls: the callback does not know whose call it reports, so it waits for room.
+        move |event| {
+            let _ = sender.push(Record::of(event), None);
+        }
     }
 
     /// A handle for a builder's contexts.
@@ -781,8 +867,9 @@ impl Observer {
 
     /// Calls the callback, then hands the record to the log. A panic in the callback is
     /// caught here: logged, counted ([`Observer::lost`]), and the request goes on as if the
-    /// callback had returned (the log still gets the event).
-    fn emit(&self, record: Record) {
+    /// callback had returned (the log still gets the event). `Err` with the code of
+    /// `controls` when they ended a wait for room in the log's queue.
+    fn emit(&self, record: Record, controls: &Controls) -> Result<(), ErrorCode> {
         if let Some(f) = &self.f
             && catch_unwind(AssertUnwindSafe(|| record.with_event(|e| f(e)))).is_err()
         {
@@ -792,8 +879,9 @@ impl Observer {
                 record.request_id
             );
         }
-        if let Some(log) = &self.log {
-            log.push(record);
+        match &self.log {
+            Some(log) => log.push(record, Some(controls)),
+            None => Ok(()),
         }
     }
 
@@ -810,6 +898,9 @@ pub(crate) struct Audit {
     pub(crate) id: u64,
     labels: Labels,
     with_query: bool,
+    /// The store's controls when the request began: they end a wait for room in the log's
+    /// queue (the interrupt as it is then, the deadline as it was).
+    controls: Controls,
 }
 
 /// An origin as events show it: `scheme://authority` (`authority` as [`Origin::authority`]
@@ -851,19 +942,25 @@ impl From<&HttpError> for Refusal {
 }
 
 impl Audit {
-    /// A new request of a context with these labels.
-    pub(crate) fn begin(observer: &Arc<Observer>, labels: &Labels, with_query: bool) -> Audit {
+    /// A new request of a context with these labels, under the store's `controls`.
+    pub(crate) fn begin(
+        observer: &Arc<Observer>,
+        labels: &Labels,
+        with_query: bool,
+        controls: &Controls,
+    ) -> Audit {
         Audit {
             observer: observer.clone(),
             id: NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed),
             labels: labels.clone(),
             with_query,
+            controls: controls.clone(),
         }
     }
 
-    /// Emits the event of a refused request, with what the guest's URL and method say when
-    /// they are valid.
-    pub(crate) fn denied(&self, url: &[u8], method: &[u8], refusal: Refusal) {
+    /// The record of a refused request, with what the guest's URL and method say when they
+    /// are valid: for the context's [`Denials`].
+    pub(crate) fn denial(&self, url: &[u8], method: &[u8], refusal: Refusal) -> Record {
         let mut text = String::new();
         let origin_end = std::str::from_utf8(url)
             .ok()
@@ -879,7 +976,7 @@ impl Audit {
                 text.push_str(m);
                 text.len()
             });
-        self.observer.emit(Record {
+        Record {
             time: SystemTime::now(),
             request_id: self.id,
             labels: self.labels.clone(),
@@ -889,9 +986,10 @@ impl Audit {
             kind: RecordKind::Denied(Denied {
                 reason: refusal.reason,
                 code: refusal.code,
+                count: 1,
             }),
             extra_bytes: 0,
-        });
+        }
     }
 
     /// The record of a request about to go on the network, from its origin (`authority` as
@@ -945,6 +1043,121 @@ impl Audit {
     }
 }
 
+/// How long repeats of one denial gather into one event before it is emitted (at the next
+/// call of the context: no timer runs).
+pub(crate) const REPEAT_WINDOW: Duration = Duration::from_secs(1);
+
+/// One context's denials, coalesced (`abi.md`, "Audit events"). A denial unlike the one before
+/// it is emitted at once, with a count of 1. Identical ones following it (same labels, origin,
+/// method, reason and code) are counted into one pending event instead, emitted (with their
+/// number as its count, the first one's request id and the last one's time) at the first of:
+/// the context's next denial unlike them, its next request admitted to the network, its next
+/// `close`, the first repeat more than [`REPEAT_WINDOW`] after the first, and the context's
+/// drop. A guest looping on one refused call thus writes about a line a second, and no call
+/// goes uncounted.
+pub(crate) struct Denials {
+    observer: Option<Arc<Observer>>,
+    /// What the last denial emitted on its own was, to compare the next with.
+    last: Option<DenialKey>,
+    /// Repeats of `last` not yet emitted (the count in the record), and when the first came.
+    repeats: Option<(Record, Instant)>,
+}
+
+/// What makes two denials the same event.
+struct DenialKey {
+    labels: Labels,
+    text: String,
+    origin_end: Option<usize>,
+    method_end: Option<usize>,
+    reason: DenyReason,
+    code: ErrorCode,
+}
+
+impl DenialKey {
+    fn of(record: &Record) -> Option<DenialKey> {
+        match record.kind {
+            RecordKind::Denied(d) => Some(DenialKey {
+                labels: record.labels.clone(),
+                text: record.text.clone(),
+                origin_end: record.origin_end,
+                method_end: record.method_end,
+                reason: d.reason,
+                code: d.code,
+            }),
+            RecordKind::Completed(..) => None,
+        }
+    }
+
+    fn matches(&self, record: &Record) -> bool {
+        let RecordKind::Denied(d) = record.kind else {
+            return false;
+        };
+        d.reason == self.reason
+            && d.code == self.code
+            && record.origin_end == self.origin_end
+            && record.method_end == self.method_end
+            && record.text == self.text
+            && (Arc::ptr_eq(&record.labels, &self.labels) || record.labels == self.labels)
+    }
+}
+
+impl Denials {
+    /// The denials of a context whose builder has this observer (none: nothing is recorded).
+    pub(crate) fn new(observer: Option<Arc<Observer>>) -> Denials {
+        Denials {
+            observer,
+            last: None,
+            repeats: None,
+        }
+    }
+
+    /// Emits or counts the denial `record` (from [`Audit::denial`]) under the store's
+    /// `controls`. `Err` with their code if they ended a wait for room in the log's queue.
+    pub(crate) fn push(&mut self, record: Record, controls: &Controls) -> Result<(), ErrorCode> {
+        let Some(observer) = self.observer.clone() else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let repeat = self.last.as_ref().is_some_and(|last| last.matches(&record));
+        let mut flushed = Ok(());
+        if let Some((_, since)) = &self.repeats
+            && (!repeat || now.saturating_duration_since(*since) >= REPEAT_WINDOW)
+        {
+            flushed = self.flush(controls);
+        }
+        if repeat {
+            match &mut self.repeats {
+                Some((summary, _)) => {
+                    if let RecordKind::Denied(d) = &mut summary.kind {
+                        d.count = d.count.saturating_add(1);
+                    }
+                    summary.time = record.time;
+                }
+                None => self.repeats = Some((record, now)),
+            }
+            return flushed;
+        }
+        self.last = DenialKey::of(&record);
+        let emitted = observer.emit(record, controls);
+        flushed.and(emitted)
+    }
+
+    /// Emits the pending repeats, if any.
+    pub(crate) fn flush(&mut self, controls: &Controls) -> Result<(), ErrorCode> {
+        match (self.repeats.take(), &self.observer) {
+            (Some((summary, _)), Some(observer)) => observer.emit(summary, controls),
+            _ => Ok(()),
+        }
+    }
+
+    /// Emits the pending repeats and forgets the last denial: something else happened in the
+    /// context, so the next denial is news again.
+    pub(crate) fn end_run(&mut self, controls: &Controls) -> Result<(), ErrorCode> {
+        self.last = None;
+        self.flush(controls)
+    }
+}
+
 /// The audit record of a request on the network, emitted once as [`EventKind::Completed`]. A
 /// record dropped unemitted belongs to an async call whose future was dropped (cancelled)
 /// before its response head, or to a panic: it is emitted then, without a status, as
@@ -977,7 +1190,8 @@ impl Drop for Trail {
                 received_bytes: 0,
                 body_complete: false,
             };
-            self.emit(&Stats::default(), ending, None);
+            // Nobody to give a code to: a give-up only ends the wait.
+            let _ = self.emit(&Stats::default(), ending, None);
         }
     }
 }
@@ -1014,12 +1228,23 @@ impl Trail {
     }
 
     /// Emits the `Completed` event, or a `Denied` one for a request the address policy
-    /// refused after resolution (nothing was sent).
-    pub(crate) fn finish(mut self, stats: &Stats, ending: Ending, error: Option<&HttpError>) {
-        self.emit(stats, ending, error);
+    /// refused after resolution (nothing was sent). `Err` with `interrupted` or
+    /// `deadline_exceeded` when the store's controls ended a wait for room in the log's queue.
+    pub(crate) fn finish(
+        mut self,
+        stats: &Stats,
+        ending: Ending,
+        error: Option<&HttpError>,
+    ) -> Result<(), ErrorCode> {
+        self.emit(stats, ending, error)
     }
 
-    fn emit(&mut self, stats: &Stats, ending: Ending, error: Option<&HttpError>) {
+    fn emit(
+        &mut self,
+        stats: &Stats,
+        ending: Ending,
+        error: Option<&HttpError>,
+    ) -> Result<(), ErrorCode> {
         self.emitted = true;
         let (origin_end, method_end) = (Some(self.origin_end), Some(self.method_end));
         let kind = match error {
@@ -1031,6 +1256,7 @@ impl Trail {
                 RecordKind::Denied(Denied {
                     reason: refusal.reason,
                     code: refusal.code,
+                    count: 1,
                 })
             }
             _ => {
@@ -1054,7 +1280,7 @@ impl Trail {
             }
         };
         // The strings move into the record: nothing is copied or formatted here.
-        self.audit.observer.emit(Record {
+        let record = Record {
             time: SystemTime::now(),
             request_id: self.audit.id,
             labels: self.audit.labels.clone(),
@@ -1063,7 +1289,8 @@ impl Trail {
             method_end,
             kind,
             extra_bytes: 0,
-        });
+        };
+        self.audit.observer.emit(record, &self.audit.controls)
     }
 }
 
@@ -1130,6 +1357,7 @@ mod tests {
             kind: EventKind::Denied(Denied {
                 reason: DenyReason::AllowList,
                 code: ErrorCode::DestinationNotAllowed,
+                count: 1,
             }),
         }
     }
@@ -1169,6 +1397,7 @@ mod tests {
             kind: EventKind::Denied(Denied {
                 reason: DenyReason::Address("10.0.0.1".parse().unwrap()),
                 code: ErrorCode::DestinationIpProhibited,
+                count: 3,
             }),
             ..completed.clone()
         };
@@ -1321,5 +1550,174 @@ mod tests {
             format!("{}\n", event(7).to_json()).as_bytes()
         );
         drop(log);
+    }
+
+    /// A gated log whose writer is stuck in its first write, and a thread sending `n` events
+    /// (more than a batch and a full queue), waiting for room (no controls) once it is full.
+    fn stuck_log(n: u64) -> (JsonLinesLog, Gated, std::thread::JoinHandle<()>) {
+        let gate = Gated {
+            open: Arc::new((Mutex::new(false), Condvar::new())),
+            got: Arc::new(Mutex::new(Vec::new())),
+        };
+        let log = JsonLinesLog::new(gate.clone()).unwrap();
+        let observer = log.observer();
+        let filler = std::thread::spawn(move || {
+            for id in 0..n {
+                observer(&event(id));
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        (log, gate, filler)
+    }
+
+    fn open(gate: &Gated) {
+        let (open, cv) = &*gate.open;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+
+    fn record(id: u64) -> Record {
+        Record::of(&event(id))
+    }
+
+    /// A call waiting for room in a stalled log's queue returns when its store is interrupted
+    /// or its deadline passes, within a slice; its event and every event queued before are
+    /// written once the sink moves again.
+    #[test]
+    fn an_interrupt_or_a_deadline_ends_the_wait_for_room_and_nothing_is_lost() {
+        let total = MAX_QUEUED_EVENTS as u64 * 2 + 10;
+        let (log, gate, filler) = stuck_log(total);
+        let sender = log.sender();
+        let controls = Controls::default();
+        let interrupt = controls.interrupt.clone();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            interrupt.set();
+        });
+        let start = Instant::now();
+        assert_eq!(
+            sender.push(record(1_000_001), Some(&controls)),
+            Err(ErrorCode::Interrupted)
+        );
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_millis(260),
+            "the wait ended {waited:?} after it began, the interrupt came at 200 ms"
+        );
+        setter.join().unwrap();
+        let soon = Controls {
+            deadline: Some(Instant::now() + Duration::from_millis(100)),
+            ..Controls::default()
+        };
+        let start = Instant::now();
+        assert_eq!(
+            sender.push(record(1_000_002), Some(&soon)),
+            Err(ErrorCode::DeadlineExceeded)
+        );
+        assert!(start.elapsed() < Duration::from_millis(160));
+        open(&gate);
+        filler.join().unwrap();
+        drop(sender);
+        drop(log);
+        let got = String::from_utf8(gate.got.lock().unwrap().clone()).unwrap();
+        assert_eq!(got.lines().count() as u64, total + 2, "an event was lost");
+        for id in [1_000_001, 1_000_002] {
+            assert!(got.contains(&event(id).to_json()), "event {id} missing");
+        }
+    }
+
+    /// Calls that give up when even the reserve is full are counted, and the count is
+    /// written: every event is either a line or in a `lost` line's count.
+    #[test]
+    fn past_the_reserve_events_of_calls_that_gave_up_are_counted_in_a_lost_line() {
+        let total = MAX_QUEUED_EVENTS as u64 * 2 + 10;
+        let (log, gate, filler) = stuck_log(total);
+        let sender = log.sender();
+        let stopped = Controls::default();
+        stopped.interrupt.set();
+        let extra = MAX_QUEUED_EVENTS as u64 * 2;
+        for id in 0..extra {
+            assert_eq!(
+                sender.push(record(2_000_000 + id), Some(&stopped)),
+                Err(ErrorCode::Interrupted)
+            );
+        }
+        open(&gate);
+        filler.join().unwrap();
+        drop(sender);
+        drop(log);
+        let got = String::from_utf8(gate.got.lock().unwrap().clone()).unwrap();
+        let mut lines = 0;
+        let mut lost = 0;
+        for line in got.lines() {
+            if line.contains("\"event\":\"lost\"") {
+                let count = line.rsplit("\"count\":").next().unwrap();
+                lost += count.trim_end_matches('}').parse::<u64>().unwrap();
+            } else {
+                lines += 1;
+            }
+        }
+        assert!(lost > 0, "the reserve was not bounded");
+        assert_eq!(lines + lost, total + extra);
+    }
+
+    /// Identical denials of one context after the first are counted into one event, emitted
+    /// at the next different denial, at a flush (the next admitted request, a close, the
+    /// context's drop), or at the first repeat after the window; counts add up to the calls.
+    #[test]
+    fn repeated_denials_are_coalesced_and_every_call_is_counted() {
+        let seen = Arc::new(Mutex::new(Vec::<(u64, u64, String)>::new()));
+        let s = seen.clone();
+        let callback: Callback = Box::new(move |e: &Event<'_>| {
+            if let EventKind::Denied(d) = &e.kind {
+                s.lock()
+                    .unwrap()
+                    .push((e.request_id, d.count, e.origin.unwrap_or("").to_owned()));
+            }
+        });
+        let observer = Arc::new(Observer::new(Some(callback), None).unwrap());
+        let labels = Labels::from(Vec::new());
+        let controls = Controls::default();
+        let mut denials = Denials::new(Some(observer.clone()));
+        let deny = |denials: &mut Denials, url: &str| {
+            let audit = Audit::begin(&observer, &labels, false, &controls);
+            let refusal = Refusal::from(ErrorCode::DestinationNotAllowed);
+            let id = audit.id;
+            denials
+                .push(audit.denial(url.as_bytes(), b"GET", refusal), &controls)
+                .unwrap();
+            id
+        };
+        let take = || std::mem::take(&mut *seen.lock().unwrap());
+        let first = deny(&mut denials, "http://a.test/1");
+        let second = deny(&mut denials, "http://a.test/2"); // same origin: same event
+        for _ in 0..998 {
+            deny(&mut denials, "http://a.test/");
+        }
+        assert_eq!(take(), [(first, 1, "http://a.test".to_owned())]);
+        deny(&mut denials, "http://b.test/");
+        assert_eq!(
+            take(),
+            [
+                (second, 999, "http://a.test".to_owned()),
+                (second + 999, 1, "http://b.test".to_owned())
+            ],
+            "the repeats, then the different denial"
+        );
+        for _ in 0..3 {
+            deny(&mut denials, "http://b.test/");
+        }
+        denials.end_run(&controls).unwrap();
+        assert_eq!(take()[0].1, 3);
+        // After the run ended, the same denial is news again.
+        deny(&mut denials, "http://b.test/");
+        assert_eq!(take()[0].1, 1);
+        // Repeats older than the window go out at the next repeat, which starts a new run.
+        deny(&mut denials, "http://b.test/");
+        std::thread::sleep(REPEAT_WINDOW + Duration::from_millis(50));
+        deny(&mut denials, "http://b.test/");
+        assert_eq!(take().iter().map(|e| e.1).collect::<Vec<_>>(), [1]);
+        denials.flush(&controls).unwrap();
+        assert_eq!(take().iter().map(|e| e.1).collect::<Vec<_>>(), [1]);
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::audit::{Ending, Observer, Stats, Trail};
 use crate::config::{Limits, MAX_INTERIM_RESPONSES, MAX_METHOD_LEN, Timeouts};
+use crate::control::Controls;
 use crate::credentials::Injections;
 use crate::error::{HttpError, IoFailure, Stage, TimeoutPhase};
 use crate::error_code::ErrorCode;
@@ -10,7 +11,7 @@ use crate::http1::{self, BodyDecoder, Framing, HeadParser, ParseError, ResponseH
 use crate::policy::{Admission, AllowList};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaKind, QuotaLimits, Quotas};
-use crate::transport::{Clock, Conn, Dialer, Endpoint, Interrupt};
+use crate::transport::{Clock, Conn, Dialer, Endpoint};
 use crate::url;
 #[cfg(feature = "async")]
 use crate::workers::{Completion, Workers};
@@ -20,9 +21,6 @@ use zeroize::Zeroizing;
 
 /// Request bodies up to this size are sent in the same write as the head.
 const COALESCE_BODY: usize = 16 * 1024;
-
-/// Most received bytes one body read reserves from a received-bytes quota (`abi.md`, "Quotas").
-const MAX_QUOTA_RESERVATION: u64 = 64 * 1024;
 
 /// Configuration and connection pool shared by every store made from one builder.
 pub(crate) struct Client {
@@ -58,10 +56,9 @@ pub(crate) struct Client {
 /// deadline", "Connection reuse and retries").
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
-    /// Ends every wait of the request when set: the store's, or a child for one async call.
-    pub(crate) interrupt: Interrupt,
-    /// The embedder's cap on the overall deadline.
-    pub(crate) deadline: Option<Instant>,
+    /// The store's interrupt (or a child, for one async call) and the embedder's cap on the
+    /// overall deadline: the same carrier a body read gets.
+    pub(crate) controls: Controls,
     /// The store's id (owner of connections that carried its bodies).
     pub(crate) store: u64,
     /// When the guest's call began: the overall deadline counts from here (for an async call,
@@ -101,17 +98,20 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// Emits the request's audit event, if it has one.
-    pub(crate) fn audit(&self, trail: Option<Trail>) {
-        if let Some(trail) = trail {
-            let ending = Ending {
-                status: None,
-                code: self.error.code(),
-                received_bytes: 0,
-                body_complete: false,
-            };
-            trail.finish(&self.stats, ending, Some(&self.error));
-        }
+    /// Emits the request's audit event, if it has one. `Err` with `interrupted` or
+    /// `deadline_exceeded` when the store's controls ended a wait for room in the audit log's
+    /// queue: the code `req` then returns.
+    pub(crate) fn audit(&self, trail: Option<Trail>) -> Result<(), ErrorCode> {
+        let Some(trail) = trail else {
+            return Ok(());
+        };
+        let ending = Ending {
+            status: None,
+            code: self.error.code(),
+            received_bytes: 0,
+            body_complete: false,
+        };
+        trail.finish(&self.stats, ending, Some(&self.error))
     }
 }
 
@@ -287,15 +287,10 @@ impl Client {
         call: &Call,
         stats: &mut Stats,
     ) -> Result<Response, HttpError> {
-        let mut clock = Clock::start(
-            &self.timeouts,
-            call.started,
-            call.interrupt.clone(),
-            call.deadline,
-        );
+        let mut clock = Clock::start(&self.timeouts, call.started, &call.controls);
         // An async call may have waited for a worker: nothing is taken or sent for a call
         // that is already interrupted or out of time.
-        if call.interrupt.is_set() {
+        if call.controls.interrupt.is_set() {
             return Err(HttpError::Interrupted);
         }
         if clock.total_left().is_zero() {
@@ -322,7 +317,8 @@ impl Client {
 
     #[cfg(feature = "async")]
     /// [`Client::execute`] on a worker thread, for the async entry points. Dropping the
-    /// returned future interrupts the request (its connection is closed, never pooled).
+    /// returned future interrupts the request (its connection is closed, never pooled); if no
+    /// worker took it up yet, the request and its body's copy are dropped then and there.
     pub(crate) fn execute_on_worker(
         self: &Arc<Self>,
         req: Prepared,
@@ -330,10 +326,10 @@ impl Client {
         call: &Call,
     ) -> Completion<Result<Response, Failure>> {
         let call = Call {
-            interrupt: call.interrupt.child(),
+            controls: call.controls.child(),
             ..call.clone()
         };
-        let cancel = call.interrupt.clone();
+        let cancel = call.controls.interrupt.clone();
         let client = self.clone();
         self.workers.spawn(
             move || client.execute(&req, &body, &call),
@@ -350,15 +346,14 @@ impl Client {
         mut body: Box<Body>,
         mut buf: Vec<u8>,
         len: usize,
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Completion<BodyRead> {
-        let call = interrupt.child();
-        let cancel = call.clone();
+        let call = controls.child();
+        let cancel = call.interrupt.clone();
         self.workers.spawn(
             move || {
                 buf.resize(len, 0);
-                let read = body.read_into(&mut buf, &call, deadline);
+                let read = body.read_into(&mut buf, &call);
                 BodyRead { body, buf, read }
             },
             move || cancel.set(),
@@ -485,19 +480,18 @@ impl Client {
 
 impl Response {
     /// Reads decoded body bytes into `out` (non-empty). `Ok(0)` only at the framed end; after an
-    /// error the same code is returned again. `interrupt` and `deadline` are the store's
-    /// current ones (they may have changed since the request was sent).
+    /// error the same code is returned again. `controls` are the store's current ones (they
+    /// may have changed since the request was sent).
     pub(crate) fn read_body(
         &mut self,
         out: &mut [u8],
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Result<usize, ErrorCode> {
         let mut body = match self.take_body(ErrorCode::RuntimeError) {
             Ok(body) => body,
             Err(done) => return done,
         };
-        let read = body.read_into(out, interrupt, deadline);
+        let read = body.read_into(out, controls);
         self.settle(body, read)
     }
 
@@ -576,7 +570,9 @@ impl Response {
                 received_bytes: self.received,
                 body_complete: matches!(self.body, BodyState::Done),
             };
-            trail.finish(&self.stats, ending, None);
+            // A body read fails with its own code, and `close` cannot fail: a give-up only
+            // ends the wait (`abi.md`, "Audit events").
+            let _ = trail.finish(&self.stats, ending, None);
         }
     }
 }
@@ -594,14 +590,14 @@ impl Drop for Response {
 }
 
 impl Body {
-    /// Reads decoded body bytes into `out` under the store's current interrupt and deadline.
+    /// Reads decoded body bytes into `out` under the call's controls (the store's current
+    /// interrupt and deadline).
     pub(crate) fn read_into(
         &mut self,
         out: &mut [u8],
-        interrupt: &Interrupt,
-        deadline: Option<Instant>,
+        controls: &Controls,
     ) -> Result<usize, HttpError> {
-        self.clock.update(interrupt, deadline);
+        self.clock.update(controls);
         self.client.fault("body_read");
         // Past the overall deadline nothing more is delivered, not even bytes the host already
         // holds: how many arrived with the head depends on the host's reads, and the guest
@@ -613,9 +609,8 @@ impl Body {
     }
 
     fn read(&mut self, out: &mut [u8]) -> Result<usize, HttpError> {
-        let quota = self.quotas.limit_received();
         let max = self.client.limits.max_response_body;
-        if max.is_none() && !quota {
+        if max.is_none() && !self.quotas.limit_received() {
             return self.decode_more(out);
         }
         let mut allowance = out.len() as u64;
@@ -629,15 +624,15 @@ impl Body {
             allowance = allowance.min(max.saturating_sub(self.received));
         }
         let at_body_limit = allowance == 0;
-        // What one read can deliver at most: a reader with a huge buffer must not reserve a
-        // shared quota away from its siblings while it waits for the network.
-        if quota {
-            allowance = allowance.min(MAX_QUOTA_RESERVATION);
-        }
-        // Taken from the received-bytes quotas before the read, so that reads of siblings on
-        // other threads cannot together exceed them; what is not delivered is given back.
-        if quota && !at_body_limit {
-            allowance = self.quotas.reserve_received(allowance);
+        // Taken from the received-bytes quotas before the read; what is not delivered is
+        // given back after it (`Quotas::reserve_read`).
+        let reservation = if at_body_limit {
+            None
+        } else {
+            self.quotas.reserve_read(allowance)
+        };
+        if let Some(reserved) = &reservation {
+            allowance = reserved.bytes();
         }
         // Deliver exactly up to the limit; at the limit, one more decoded byte (into a scratch
         // buffer, never delivered) tells an over-long body from one that ends right there.
@@ -653,10 +648,9 @@ impl Body {
             .unwrap_or(usize::MAX)
             .min(out.len());
         let read = self.decode_more(out.get_mut(..n).unwrap_or_default());
-        if quota {
+        if let Some(reserved) = reservation {
             let delivered = read.as_ref().map_or(0, |&got| got as u64);
-            self.quotas
-                .give_back_received(allowance.saturating_sub(delivered));
+            self.quotas.settle_read(reserved, delivered);
         }
         read
     }

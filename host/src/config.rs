@@ -57,6 +57,20 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// These timeouts, if a context may have them: every one greater than zero.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.connect.is_zero()
+            || self.response_header.is_zero()
+            || self.idle.is_zero()
+            || self.total.is_zero()
+        {
+            return Err(ConfigError::new("timeouts must be greater than zero"));
+        }
+        Ok(())
+    }
+}
+
 /// Size bounds on everything a guest or a server sends. Memory per open response is bounded by
 /// these whatever the peer does, because they are checked on partial input too.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +145,14 @@ impl Default for PoolConfig {
 /// the number only bounds a burst: 32 in-flight calls of slow servers keep 32 threads (64 KiB
 /// of stack each in use, typically), and a 33rd call waits for a free one.
 pub const DEFAULT_ASYNC_WORKERS: usize = 32;
+
+/// `n` as the most worker threads of the async entry points, if it may be: at least 1.
+pub(crate) fn check_async_workers(n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        return Err(ConfigError::new("async_workers must be at least 1"));
+    }
+    Ok(n)
+}
 
 /// Responses one store may hold open at once when the embedder gives no number.
 /// The 0.10 host had no default bound; 16 keeps a store's sockets and buffers small.

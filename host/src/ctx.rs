@@ -1,21 +1,23 @@
 //! Per-store state ([`HttpCtx`]), the configuration it shares with its siblings, and the
 //! builder that makes both.
 
-use crate::audit::{Audit, Callback, Event, JsonLinesLog, Labels, LogSender, Observer};
+use crate::audit::{
+    Audit, Callback, Denials, Event, JsonLinesLog, Labels, LogSender, Observer, Record,
+};
 use crate::client::{Call, Client, Response};
 use crate::config::{
-    ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
+    self, ConfigError, DEFAULT_ASYNC_WORKERS, DEFAULT_MAX_CONCURRENT_REQUESTS, Limits, PoolConfig,
     Timeouts,
 };
+use crate::control::{Controls, Interrupt};
 use crate::credentials::{Injections, Secret};
-use crate::policy::{AddressPolicy, AllowList, OriginPattern};
+use crate::error_code::ErrorCode;
+use crate::policy::{AddressPolicy, AllowList};
 use crate::pool::Pool;
 use crate::quota::{Quota, QuotaLimits, Quotas};
-use crate::transport::{self, Dialer, Interrupt, ProxySettings, Resolver, TlsIdentity};
+use crate::transport::{self, Dialer, ProxySettings, Resolver, Roots};
 #[cfg(feature = "async")]
 use crate::workers::Workers;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -39,31 +41,88 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
 /// ```
 pub struct HttpCtx {
-    pub(crate) client: Arc<Client>,
-    max_concurrent: u32,
-    /// Ends every network wait of this store when set (`interrupt_handle`).
-    pub(crate) interrupt: Interrupt,
-    /// The embedder's cap on every request's overall deadline (`set_deadline`).
-    pub(crate) deadline: Option<Instant>,
+    client: Arc<Client>,
+    /// The interrupt that ends every network wait of this store when set
+    /// (`interrupt_handle`), and the embedder's cap on every request's overall deadline
+    /// (`set_deadline`).
+    controls: Controls,
     /// Unique in the process: the owner of connections that carried this store's bodies.
-    pub(crate) store_id: u64,
+    store_id: u64,
     /// A body buffer reused by async `body_read` calls (lent to the worker during a read).
     #[cfg(feature = "async")]
-    pub(crate) scratch: Vec<u8>,
-    pub(crate) responses: HashMap<u32, Response>,
-    next_handle: u64,
+    scratch: Vec<u8>,
+    /// The open responses, by handle.
+    handles: Handles,
     /// The embedder's labels on this store's audit events.
     labels: Labels,
+    /// This store's denials, repeats coalesced.
+    denials: Denials,
     /// Quotas added to this store (the per-context one first, if the builder set one).
     own_quotas: Vec<Quota>,
     /// The builder's quotas, then `own_quotas`: what a request is charged to.
-    pub(crate) quotas: Quotas,
+    quotas: Quotas,
+}
+
+/// The open responses of one store by handle (`abi.md`, "Handles"): numbers from 1, never
+/// reused while the store lives, at most `max` open at once.
+pub(crate) struct Handles {
+    open: HashMap<u32, Response>,
+    next: u64,
+    max: u32,
+}
+
+impl Handles {
+    fn new(max: u32) -> Handles {
+        Handles {
+            open: HashMap::new(),
+            next: 1,
+            max,
+        }
+    }
+
+    /// Stores a response under a fresh handle; `None` once all 2^32 - 1 numbers were issued.
+    pub(crate) fn insert(&mut self, response: Response) -> Option<u32> {
+        let handle = u32::try_from(self.next).ok()?;
+        self.next += 1;
+        self.open.insert(handle, response);
+        Some(handle)
+    }
+
+    /// Whether a handle number is left for another response.
+    pub(crate) fn has_numbers(&self) -> bool {
+        self.next <= u64::from(u32::MAX)
+    }
+
+    /// Whether another response may be opened (the concurrency limit).
+    pub(crate) fn has_capacity(&self) -> bool {
+        self.open.len() < self.max as usize
+    }
+
+    /// The open response of `handle`.
+    pub(crate) fn get(&self, handle: u32) -> Option<&Response> {
+        self.open.get(&handle)
+    }
+
+    /// The open response of `handle`, to read its body.
+    pub(crate) fn get_mut(&mut self, handle: u32) -> Option<&mut Response> {
+        self.open.get_mut(&handle)
+    }
+
+    /// Closes `handle`: its response is dropped (emitting its audit event).
+    pub(crate) fn remove(&mut self, handle: u32) -> Option<Response> {
+        self.open.remove(&handle)
+    }
+
+    /// Responses open now.
+    fn len(&self) -> usize {
+        self.open.len()
+    }
 }
 
 impl fmt::Debug for HttpCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCtx")
-            .field("open_responses", &self.responses.len())
+            .field("open_responses", &self.handles.len())
             .field("allow_list", &self.client.allow_list)
             .finish_non_exhaustive()
     }
@@ -92,12 +151,12 @@ impl HttpCtx {
     /// A new per-store context sharing this one's configuration and connection pool, with no
     /// open responses. Use one per store; connections are reused across all of them.
     pub fn new_sibling(&self) -> HttpCtx {
-        HttpCtx::from_shared(self.client.clone(), self.max_concurrent)
+        HttpCtx::from_shared(self.client.clone(), self.handles.max)
     }
 
     /// Number of responses open in this store (what the concurrency limit counts).
     pub fn open_responses(&self) -> usize {
-        self.responses.len()
+        self.handles.len()
     }
 
     /// A handle that interrupts this store's network activity from any thread: a `req` or
@@ -117,13 +176,13 @@ impl HttpCtx {
     /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
     /// ```
     pub fn interrupt_handle(&self) -> InterruptHandle {
-        InterruptHandle(self.interrupt.clone())
+        InterruptHandle(self.controls.interrupt.clone())
     }
 
     /// Clears an interrupt: later calls proceed normally. Responses whose body read was
     /// interrupted stay failed.
     pub fn clear_interrupt(&self) {
-        self.interrupt.clear();
+        self.controls.interrupt.clear();
     }
 
     /// Caps every network wait of this store, of requests already open too, at `deadline`
@@ -131,12 +190,12 @@ impl HttpCtx {
     /// `Store::set_epoch_deadline` for guest code, one wall-clock budget covers the whole
     /// invocation (see the README, "Embedding").
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.deadline = deadline;
+        self.controls.deadline = deadline;
     }
 
     /// The cap set by [`HttpCtx::set_deadline`].
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.controls.deadline
     }
 
     /// Number of idle keep-alive connections in the shared pool.
@@ -197,27 +256,25 @@ impl HttpCtx {
             .into_iter()
             .collect();
         let quotas = Quotas::new(&client.quotas, &own_quotas);
+        let denials = Denials::new(client.observer.clone());
         HttpCtx {
             client,
-            max_concurrent,
-            interrupt: Interrupt::new(),
-            deadline: None,
+            controls: Controls::default(),
             store_id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             #[cfg(feature = "async")]
             scratch: Vec::new(),
-            responses: HashMap::new(),
-            next_handle: 1,
+            handles: Handles::new(max_concurrent),
             labels: Labels::from(Vec::new()),
+            denials,
             own_quotas,
             quotas,
         }
     }
 
-    /// The controls a request of this store runs under, for a call beginning now.
+    /// What a request of this store runs under, for a call beginning now.
     pub(crate) fn call(&self) -> Call {
         Call {
-            interrupt: self.interrupt.clone(),
-            deadline: self.deadline,
+            controls: self.controls.clone(),
             store: self.store_id,
             started: Instant::now(),
             quotas: self.quotas.clone(),
@@ -231,26 +288,74 @@ impl HttpCtx {
             observer,
             &self.labels,
             self.client.audit_query,
+            &self.controls,
         ))
     }
 
-    /// Stores a response under a fresh handle. Handles start at 1 and are never reused while
-    /// the store lives; `None` once all 2^32 - 1 numbers were issued.
-    pub(crate) fn insert(&mut self, response: Response) -> Option<u32> {
-        let handle = u32::try_from(self.next_handle).ok()?;
-        self.next_handle += 1;
-        self.responses.insert(handle, response);
-        Some(handle)
+    /// Records a refused request's denial (repeats coalesced). `Err` with `interrupted` or
+    /// `deadline_exceeded` when this store's controls ended a wait for room in the audit log's
+    /// queue: the code `req` then returns.
+    pub(crate) fn audit_denial(&mut self, record: Record) -> Result<(), ErrorCode> {
+        self.denials.push(record, &self.controls)
     }
 
-    /// Whether a handle number is left for another response.
-    pub(crate) fn has_handle_numbers(&self) -> bool {
-        self.next_handle <= u64::from(u32::MAX)
+    /// Something other than a denial happened in this store (a request admitted, a response
+    /// closed): pending repeats of a denial are emitted first, and the next denial is news.
+    pub(crate) fn audit_other(&mut self) {
+        // The call goes on: a give-up only ends the wait (the event is then queued beyond the
+        // bound, or counted as lost), and the call meets the same interrupt or deadline next.
+        let _ = self.denials.end_run(&self.controls);
     }
 
-    /// Whether another response may be opened.
-    pub(crate) fn has_capacity(&self) -> bool {
-        self.responses.len() < self.max_concurrent as usize
+    /// The controls a body read of this store runs under, for a call beginning now (the
+    /// store's current interrupt and deadline).
+    pub(crate) fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    /// Whether the embedder interrupted this store.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.controls.interrupt.is_set()
+    }
+
+    /// The shared configuration, pool and workers.
+    pub(crate) fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// The quotas a request of this store is charged to.
+    pub(crate) fn request_quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
+    /// The open responses by handle.
+    pub(crate) fn handles(&self) -> &Handles {
+        &self.handles
+    }
+
+    /// The open responses by handle, to add, read or close one.
+    pub(crate) fn handles_mut(&mut self) -> &mut Handles {
+        &mut self.handles
+    }
+
+    /// Lends the async body buffer out for a read (give it back with
+    /// [`HttpCtx::return_scratch`]).
+    #[cfg(feature = "async")]
+    pub(crate) fn take_scratch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch)
+    }
+
+    /// Takes the async body buffer back after a read.
+    #[cfg(feature = "async")]
+    pub(crate) fn return_scratch(&mut self, buf: Vec<u8>) {
+        self.scratch = buf;
+    }
+}
+
+impl Drop for HttpCtx {
+    /// Pending repeats of a denial are emitted: no call goes uncounted.
+    fn drop(&mut self) {
+        let _ = self.denials.flush(&self.controls);
     }
 }
 
@@ -295,8 +400,7 @@ pub struct HttpCtxBuilder {
     max_concurrent: u32,
     timeouts: Timeouts,
     limits: Limits,
-    roots: Vec<CertificateDer<'static>>,
-    only_custom_roots: bool,
+    roots: Roots,
     address_policy: AddressPolicy,
     resolver: Option<Box<Resolver>>,
     pool: PoolConfig,
@@ -320,8 +424,7 @@ impl Default for HttpCtxBuilder {
             max_concurrent: DEFAULT_MAX_CONCURRENT_REQUESTS,
             timeouts: Timeouts::default(),
             limits: Limits::default(),
-            roots: Vec::new(),
-            only_custom_roots: false,
+            roots: Roots::default(),
             address_policy: AddressPolicy::default(),
             resolver: None,
             pool: PoolConfig::default(),
@@ -400,22 +503,13 @@ impl HttpCtxBuilder {
 
     /// Adds trusted root certificates from a PEM bundle (one or more `CERTIFICATE` blocks).
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
-        let before = self.roots.len();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| ConfigError::new(format!("root certificate PEM: {e}")))?;
-            self.roots.push(cert);
-        }
-        if self.roots.len() == before {
-            return Err(ConfigError::new(
-                "root certificate PEM: no CERTIFICATE block",
-            ));
-        }
+        self.roots.add_pem(pem)?;
         Ok(self)
     }
 
     /// Trusts only the added roots, not the built-in Mozilla roots (webpki-roots).
     pub fn only_custom_roots(mut self, yes: bool) -> Self {
-        self.only_custom_roots = yes;
+        self.roots.only_custom = yes;
         self
     }
 
@@ -452,8 +546,9 @@ impl HttpCtxBuilder {
 
     /// Calls `f` with an audit [`Event`] for every `req` of every context made from this
     /// builder: `Denied` when refused before anything was sent, `Completed` when the response
-    /// ends (see the `audit` module and `abi.md`, "Audit events"). [`Event::to_json`] gives
-    /// the CLI's JSON Lines record.
+    /// ends (see the `audit` module and `abi.md`, "Audit events"); identical denials of a
+    /// store in a row are one `Denied` event with their [`count`](crate::Denied::count).
+    /// [`Event::to_json`] gives the CLI's JSON Lines record.
     ///
     /// `f` runs on the thread of the call it reports (for async guests, sometimes a worker
     /// thread), with no host lock held, before the call returns to the guest: a slow observer
@@ -483,8 +578,10 @@ impl HttpCtxBuilder {
     /// first).
     ///
     /// The log's queue is bounded (see [`JsonLinesLog`]): if its sink stays slower than the
-    /// requests, a call that ends a request waits for room, and that wait is not cut short by
-    /// an interrupt or a deadline. Point the log at a local file or pipe that keeps up.
+    /// requests, a call that ends a request waits for room, until the store's interrupt or
+    /// deadline ends the wait (`req` then returns `interrupted` or `deadline_exceeded`; the
+    /// event is kept, `abi.md`, "Audit events"). Point the log at a local file or pipe that
+    /// keeps up.
     ///
     /// ```no_run
     /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
@@ -653,47 +750,33 @@ impl HttpCtxBuilder {
         self
     }
 
-    /// Checks the configuration and builds the context.
+    /// Checks the configuration and builds the context: each setting checks itself (in this
+    /// order, the first error returned), and the context is assembled from them.
     pub fn build(self) -> Result<HttpCtx, ConfigError> {
         let allow_list = AllowList::parse(&self.allowed_hosts)?;
-        if self.async_workers == 0 {
-            return Err(ConfigError::new("async_workers must be at least 1"));
-        }
-        if self.only_custom_roots && self.roots.is_empty() {
-            return Err(ConfigError::new(
-                "only_custom_roots is set but no root certificate was added",
-            ));
-        }
-        if self.timeouts.connect.is_zero()
-            || self.timeouts.response_header.is_zero()
-            || self.timeouts.idle.is_zero()
-            || self.timeouts.total.is_zero()
-        {
-            return Err(ConfigError::new("timeouts must be greater than zero"));
-        }
-        if let Some(limits) = self.per_context_quota {
-            Quota::new(limits)?;
-        }
+        #[cfg_attr(
+            not(feature = "async"),
+            allow(unused_variables, reason = "sizes the async entry points' pool")
+        )]
+        let async_workers = config::check_async_workers(self.async_workers)?;
+        self.roots.check()?;
+        self.timeouts.check()?;
+        let per_context_quota = self
+            .per_context_quota
+            .map(QuotaLimits::checked)
+            .transpose()?;
         let injections = Injections::parse(self.injections)?;
-        let mut identities = Vec::with_capacity(self.identities.len());
-        for (text, chain, key) in &self.identities {
-            let bad =
-                |why: String| ConfigError::new(format!("client certificate for `{text}`: {why}"));
-            let pattern = OriginPattern::parse(text).map_err(bad)?;
-            if !pattern.is_https() {
-                return Err(bad("client certificates are for https origins".into()));
-            }
-            let identity = TlsIdentity::from_pem(chain, key.expose()).map_err(bad)?;
-            let config =
-                transport::tls_client_config(&self.roots, self.only_custom_roots, Some(identity))?;
-            identities.push((pattern, config));
-        }
+        let identities = self.roots.identities(
+            self.identities
+                .iter()
+                .map(|(pattern, chain, key)| (pattern.as_str(), chain.as_slice(), key.expose())),
+        )?;
         let dialer = Dialer {
             resolver: self
                 .resolver
                 .unwrap_or_else(|| Box::new(transport::system_resolver)),
             address_policy: self.address_policy,
-            tls: transport::tls_client_config(&self.roots, self.only_custom_roots, None)?,
+            tls: self.roots.client_config(None)?,
             identities,
             connect_timeout: self.timeouts.connect,
             proxies: self.proxy.build(&self.limits)?,
@@ -708,11 +791,11 @@ impl HttpCtxBuilder {
             observer: Observer::new(self.on_event, self.audit_log).map(Arc::new),
             audit_query: self.audit_query,
             quotas: self.quotas,
-            per_context_quota: self.per_context_quota,
+            per_context_quota,
             #[cfg(feature = "fault-injection")]
             panic_at: self.panic_at,
             #[cfg(feature = "async")]
-            workers: Workers::new(self.async_workers),
+            workers: Workers::new(async_workers),
         };
         Ok(HttpCtx::from_shared(Arc::new(client), self.max_concurrent))
     }

@@ -22,6 +22,7 @@ mod abi;
 mod audit;
 mod client;
 mod config;
+mod control;
 mod credentials;
 mod ctx;
 mod error;

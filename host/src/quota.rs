@@ -17,6 +17,11 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Most received bytes one body read reserves from a received-bytes quota (`abi.md`, "Quotas"):
+/// a reader with a huge buffer must not reserve a shared quota away from its siblings while it
+/// waits for the network.
+const MAX_READ_RESERVATION: u64 = 64 * 1024;
+
 /// What a [`Quota`] limits; `None` is unlimited. See [`Quota::new`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaLimits {
@@ -208,14 +213,22 @@ impl fmt::Debug for Quota {
     }
 }
 
+impl QuotaLimits {
+    /// These limits, if a quota may have them: a zero window is a configuration error; a zero
+    /// limit is allowed (it refuses everything of that kind).
+    pub(crate) fn checked(self) -> Result<QuotaLimits, ConfigError> {
+        if self.window.is_some_and(|w| w.is_zero()) {
+            return Err(ConfigError::new("a quota window must be longer than zero"));
+        }
+        Ok(self)
+    }
+}
+
 impl Quota {
     /// A quota with these limits. A zero window is a configuration error; a zero limit is
     /// allowed (it refuses everything of that kind).
     pub fn new(limits: QuotaLimits) -> Result<Quota, ConfigError> {
-        if limits.window.is_some_and(|w| w.is_zero()) {
-            return Err(ConfigError::new("a quota window must be longer than zero"));
-        }
-        Ok(Quota::valid(limits))
+        Ok(Quota::valid(limits.checked()?))
     }
 
     /// A quota with limits [`Quota::new`] accepted before (a zero window would refill
@@ -308,6 +321,19 @@ impl Quota {
     }
 }
 
+/// Received bytes taken from the quotas for one body read, before it: what the read may
+/// deliver. [`Quotas::settle_read`] gives back what it did not deliver.
+#[must_use = "what the read does not deliver goes back through Quotas::settle_read"]
+#[derive(Debug)]
+pub(crate) struct Reservation(u64);
+
+impl Reservation {
+    /// How many received bytes the read may deliver (0: the quotas are used up).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The quotas one request is charged to: its builder's and its context's. Cheap to clone.
 #[derive(Clone, Default)]
 pub(crate) struct Quotas(Option<Arc<[Quota]>>);
@@ -332,9 +358,27 @@ impl Quotas {
     }
 
     /// Whether any quota limits received bytes (body reads then go through
-    /// [`Quotas::reserve_received`]).
+    /// [`Quotas::reserve_read`]).
     pub(crate) fn limit_received(&self) -> bool {
         self.list().iter().any(Quota::limits_received)
+    }
+
+    /// Takes received bytes for a read of up to `want` bytes from every quota, before the
+    /// read: at most [`MAX_READ_RESERVATION`], and the most all quotas allow, so that reads of
+    /// siblings on other threads cannot together exceed them (`abi.md`, "Quotas"). `None` when
+    /// no quota limits received bytes: the read is not limited by quotas.
+    pub(crate) fn reserve_read(&self, want: u64) -> Option<Reservation> {
+        if !self.limit_received() {
+            return None;
+        }
+        Some(Reservation(
+            self.reserve_received(want.min(MAX_READ_RESERVATION)),
+        ))
+    }
+
+    /// After the read: gives back what of `reservation` it did not deliver.
+    pub(crate) fn settle_read(&self, reservation: Reservation, delivered: u64) {
+        self.give_back_received(reservation.0.saturating_sub(delivered));
     }
 
     /// Charges one request of `sent` bytes to every quota, or to none.
@@ -352,7 +396,7 @@ impl Quotas {
     }
 
     /// Takes up to `n` received bytes from every quota: the most all of them allow.
-    pub(crate) fn reserve_received(&self, n: u64) -> u64 {
+    fn reserve_received(&self, n: u64) -> u64 {
         let list = self.list();
         let mut allowance = n;
         for (i, q) in list.iter().enumerate() {
@@ -370,7 +414,7 @@ impl Quotas {
     }
 
     /// Gives back received bytes reserved and not delivered.
-    pub(crate) fn give_back_received(&self, n: u64) {
+    fn give_back_received(&self, n: u64) {
         for q in self.list() {
             q.give_back_received(n);
         }
@@ -437,6 +481,38 @@ mod tests {
         assert_eq!(b.usage().received_bytes, 20);
         assert_eq!(qs.reserve_received(50), 10);
         assert_eq!(qs.reserve_received(50), 0);
+    }
+
+    #[test]
+    fn a_read_reserves_at_most_64_kib_and_settles_what_it_did_not_deliver() {
+        let q = Quota::new(QuotaLimits {
+            received_bytes: Some(100_000),
+            ..QuotaLimits::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let qs = Quotas::new(std::slice::from_ref(&q), &[]);
+        let r = qs
+            .reserve_read(1 << 20)
+            .unwrap_or_else(|| panic!("limited"));
+        assert_eq!(r.bytes(), MAX_READ_RESERVATION);
+        qs.settle_read(r, 1000);
+        assert_eq!(q.usage().received_bytes, 1000);
+        let r = qs
+            .reserve_read(200_000)
+            .unwrap_or_else(|| panic!("limited"));
+        assert_eq!(r.bytes(), MAX_READ_RESERVATION);
+        qs.settle_read(r, MAX_READ_RESERVATION);
+        let r = qs
+            .reserve_read(200_000)
+            .unwrap_or_else(|| panic!("limited"));
+        assert_eq!(r.bytes(), 100_000 - 1000 - MAX_READ_RESERVATION);
+        qs.settle_read(r, 0);
+        let unlimited = Quota::new(QuotaLimits {
+            requests: Some(1),
+            ..QuotaLimits::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(Quotas::new(&[unlimited], &[]).reserve_read(10).is_none());
     }
 
     #[test]

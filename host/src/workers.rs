@@ -10,7 +10,6 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -55,10 +54,12 @@ impl Workers {
 
     /// Runs `job` on a worker. The returned future completes with its result (`None` if the job
     /// panicked); dropping the future calls `on_drop`, which should make the job end promptly
-    /// (e.g. set its interrupt).
-    pub(crate) fn spawn<R: Send + 'static>(
+    /// (e.g. set its interrupt). A job whose future is dropped before a worker took it is
+    /// dropped at once, with everything it owns (a request body's copy, a connection): it
+    /// does not wait in the queue for a worker to skip it.
+    pub(crate) fn spawn<R: Send + 'static, F: FnOnce() -> R + Send + 'static>(
         self: &Arc<Self>,
-        job: impl FnOnce() -> R + Send + 'static,
+        job: F,
         on_drop: impl FnOnce() + Send + 'static,
     ) -> Completion<R> {
         let slot = Arc::new(Mutex::new(Slot {
@@ -66,18 +67,23 @@ impl Workers {
             waker: None,
         }));
         let filled = slot.clone();
-        // Set when the future is dropped: a job not yet started is then skipped.
-        let dropped = Arc::new(AtomicBool::new(false));
-        let skip = dropped.clone();
+        // Taken by the worker that runs it, or by the future's drop if that comes first.
+        let work = Arc::new(Mutex::new(Some(job)));
+        let queued = work.clone();
         let job: Job = Box::new(move |run| {
-            let result = if run && !skip.load(Ordering::SeqCst) {
-                let result = catch_unwind(AssertUnwindSafe(job)).ok();
-                if result.is_none() {
-                    log::error!("an HTTP worker job panicked; the call fails with runtime_error");
+            let job = lock(&queued).take();
+            let result = match job {
+                Some(job) if run => {
+                    let result = catch_unwind(AssertUnwindSafe(job)).ok();
+                    if result.is_none() {
+                        log::error!(
+                            "an HTTP worker job panicked; the call fails with runtime_error"
+                        );
+                    }
+                    result
                 }
-                result
-            } else {
-                None
+                // Cancelled (already dropped), or no thread could run it.
+                _ => None,
             };
             let waker = {
                 let mut slot = filled.lock().unwrap_or_else(|e| e.into_inner());
@@ -125,7 +131,8 @@ impl Workers {
         Completion {
             slot,
             on_drop: Some(Box::new(move || {
-                dropped.store(true, Ordering::SeqCst);
+                // Not started yet: drop it here (a running job is the worker's to finish).
+                drop(lock(&work).take());
                 on_drop();
             })),
         }
@@ -159,6 +166,11 @@ impl Workers {
     fn threads(&self) -> usize {
         self.lock().threads
     }
+}
+
+/// Locks a job's cell. Nothing panics while it is held (the job runs after it is taken out).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Slot<R> {
@@ -199,7 +211,7 @@ impl<R> Drop for Completion<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::task::Wake;
 
     struct Flag(AtomicBool);
@@ -275,6 +287,37 @@ mod tests {
         assert_eq!(block_on(busy), Some(()));
         assert_eq!(block_on(pool.spawn(|| 1, || {})), Some(1));
         assert!(!ran.load(Ordering::SeqCst), "the dropped job ran");
+    }
+
+    /// What a cancelled job owns (for the async `req`, the copy of the request body) goes with
+    /// the cancellation, not when a worker gets round to the queued job.
+    #[test]
+    fn a_job_cancelled_in_the_queue_drops_what_it_owns_at_once() {
+        let pool = Workers::new(1);
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        let gate = release.clone();
+        let busy = pool.spawn(
+            move || {
+                let (open, cv) = &*gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = cv.wait(open).unwrap();
+                }
+            },
+            || {},
+        );
+        let body = Arc::new(vec![7u8; 1 << 20]);
+        let weak = Arc::downgrade(&body);
+        let queued = pool.spawn(move || body.len(), || {});
+        assert!(weak.upgrade().is_some(), "the queued job holds the body");
+        drop(queued);
+        assert!(
+            weak.upgrade().is_none(),
+            "the cancelled job's body outlived the cancellation while the worker was busy"
+        );
+        *release.0.lock().unwrap() = true;
+        release.1.notify_all();
+        assert_eq!(block_on(busy), Some(()));
     }
 
     #[test]

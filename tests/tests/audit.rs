@@ -508,3 +508,70 @@ fn the_audit_log_writes_what_a_callback_sees_even_when_the_callback_panics() {
     assert!(last.get("path").is_none(), "a denial has no path: {last}");
     assert_eq!(server.accepted(), 1);
 }
+
+/// A guest looping on one refused call (issue: a million denials wrote a million lines) writes
+/// a bounded number of lines: the first denial alone, then its repeats counted into one event
+/// at the next different event (here an admitted request), at the first repeat after a second,
+/// and when the store is dropped. The counts add up to the calls: none goes unrecorded.
+#[test]
+fn a_guest_looping_on_a_denied_call_writes_few_lines_and_counts_every_call() {
+    let server = TestServer::echo();
+    let sink = Sink::default();
+    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let mut p = Proxy::new(
+        ctx_builder([server.origin()])
+            .audit_log(&log)
+            .build()
+            .unwrap(),
+    );
+    const CALLS: u64 = 20_000;
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        let code = p.req("http://127.0.0.2:9/x", "GET", "", b"").unwrap_err();
+        assert_code(code, ErrorCode::DestinationNotAllowed, "denied origin");
+    }
+    let elapsed = start.elapsed();
+    // An admitted request ends the run of repeats; then more of the same denial, until drop.
+    let (_, h) = p.get(&server.url("/ok"));
+    assert_eq!(p.close(h), 0);
+    for _ in 0..5 {
+        p.req("http://127.0.0.2:9/x", "GET", "", b"").unwrap_err();
+    }
+    drop(p);
+    drop(log);
+    let written = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let denials: Vec<&Value> = lines.iter().filter(|e| e["event"] == "denied").collect();
+    // One line for the first, one per second of repeats (and the last partial second), then
+    // the second run's first and its repeats.
+    let bound = 2 + elapsed.as_secs() as usize + 1 + 2;
+    assert!(
+        denials.len() <= bound,
+        "{} denial lines for {CALLS} calls in {elapsed:?}: {written}",
+        denials.len()
+    );
+    assert_eq!(denials[0]["count"], 1, "the first denial is written alone");
+    for e in &denials {
+        assert_eq!(e["origin"], "http://127.0.0.2:9");
+        assert_eq!(e["reason"], "allow_list");
+    }
+    let counted: u64 = denials.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, CALLS + 5, "every call is counted");
+    assert_eq!(
+        lines.iter().filter(|e| e["event"] == "completed").count(),
+        1
+    );
+    // The run before the admitted request is written before the next run's first line.
+    let completed_at = lines
+        .iter()
+        .position(|e| e["event"] == "completed")
+        .unwrap();
+    let before: u64 = lines[..completed_at]
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(before, CALLS);
+}

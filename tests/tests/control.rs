@@ -429,3 +429,118 @@ fn the_embedders_deadline_caps_every_phase() {
     out.assert_error(ErrorCode::ResponseHeaderTimeout, &["req"]);
     assert!(started.elapsed() >= Duration::from_millis(490));
 }
+
+/// A sink whose writes block until the test opens it, keeping what it got.
+#[derive(Clone, Default)]
+struct StalledSink {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    got: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for StalledSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let (open, cv) = &*self.open;
+        let mut o = open.lock().unwrap();
+        while !*o {
+            o = cv.wait(o).unwrap();
+        }
+        self.got.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// With the audit log's sink stalled and its queue full, a call waiting for room ends within
+/// 50 ms of an interrupt (`interrupted`, 36) and at the store's deadline (`deadline_exceeded`,
+/// 23), as a network wait does; no event queued before is lost, and neither are those of the
+/// calls that gave up.
+#[test]
+fn a_stalled_audit_log_yields_to_the_interrupt_and_the_deadline() {
+    let sink = StalledSink::default();
+    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let ctx = ctx_builder(["http://127.0.0.1:1"])
+        .audit_log(&log)
+        .build()
+        .unwrap();
+    // A sibling fills the queue with distinct denials (distinct origins are not coalesced)
+    // until it waits for room itself.
+    const FILL: u32 = 10_000;
+    let sent = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let filler = {
+        let (sibling, sent) = (ctx.new_sibling(), sent.clone());
+        thread::spawn(move || {
+            let mut p = Proxy::new(sibling);
+            for port in 1..=FILL {
+                let url = format!("http://127.0.0.2:{port}/");
+                p.req(&url, "GET", "", b"").unwrap_err();
+                sent.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let mut last = u32::MAX;
+    while sent.load(Ordering::SeqCst) != last {
+        last = sent.load(Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        last < FILL,
+        "the queue never filled: {last} calls went through"
+    );
+
+    let mut p = Proxy::new(ctx);
+    let handle = p.ctx().interrupt_handle();
+    let interrupter = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(200));
+        handle.interrupt();
+        Instant::now()
+    });
+    let code = p.req("http://127.0.0.3:1/", "GET", "", b"").unwrap_err();
+    let returned = Instant::now();
+    let interrupted_at = interrupter.join().unwrap();
+    assert_code(
+        code,
+        ErrorCode::Interrupted,
+        "waiting for room, interrupted",
+    );
+    let latency = returned.saturating_duration_since(interrupted_at);
+    assert!(
+        latency < Duration::from_millis(50),
+        "returned {latency:?} after the interrupt"
+    );
+
+    p.ctx().clear_interrupt();
+    let start = Instant::now();
+    p.ctx()
+        .set_deadline(Some(start + Duration::from_millis(200)));
+    let code = p.req("http://127.0.0.3:2/", "GET", "", b"").unwrap_err();
+    let waited = start.elapsed();
+    assert_code(
+        code,
+        ErrorCode::DeadlineExceeded,
+        "waiting for room, deadline",
+    );
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_millis(260),
+        "returned {waited:?} after a deadline of 200 ms"
+    );
+
+    {
+        let (open, cv) = &*sink.open;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    filler.join().unwrap();
+    drop(p);
+    drop(log);
+    let got = String::from_utf8(sink.got.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), FILL as usize + 2, "an event was lost");
+    for origin in ["http://127.0.0.3:1", "http://127.0.0.3:2"] {
+        assert!(
+            lines.iter().any(|l| l.contains(origin)),
+            "the event of the call that gave up ({origin}) is missing"
+        );
+    }
+}

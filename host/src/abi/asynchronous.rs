@@ -130,7 +130,7 @@ async fn req_async<T: 'static>(
         let trail = prepared.trail(audit);
         // Bounded by `Limits::max_request_body`, checked by `req_prepare`.
         let body = args.body.bytes(mem)?.to_vec();
-        let exchange = ctx.client.execute_on_worker(prepared, body, &ctx.call());
+        let exchange = ctx.client().execute_on_worker(prepared, body, &ctx.call());
         Ok((exchange, trail))
     })?;
     let response = exchange.await.unwrap_or_else(|| {
@@ -152,13 +152,12 @@ async fn body_read_async<T: 'static>(
     out: Output,
 ) -> Result<(), ErrorCode> {
     let read = memory_and_ctx(caller, get, |mem, ctx| {
-        let (client, interrupt, deadline) =
-            (ctx.client.clone(), ctx.interrupt.clone(), ctx.deadline);
-        let scratch = std::mem::take(&mut ctx.scratch);
+        let (client, controls) = (ctx.client().clone(), ctx.controls().clone());
+        let scratch = ctx.take_scratch();
         let response = match body_read_begin(mem, ctx, handle, out) {
             Ok(response) => response,
             Err(code) => {
-                ctx.scratch = scratch;
+                ctx.return_scratch(scratch);
                 return Err(code);
             }
         };
@@ -168,13 +167,11 @@ async fn body_read_async<T: 'static>(
                 let len = usize::try_from(out.buf.len)
                     .unwrap_or(usize::MAX)
                     .min(MAX_ASYNC_READ);
-                Ok(Some(
-                    client.read_on_worker(body, scratch, len, &interrupt, deadline),
-                ))
+                Ok(Some(client.read_on_worker(body, scratch, len, &controls)))
             }
             // Nothing to wait for: the end (0) or the sticky failure, as the sync path says.
             Err(done) => {
-                ctx.scratch = scratch;
+                ctx.return_scratch(scratch);
                 let n = done?;
                 gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))?;
                 Ok(None)
@@ -187,8 +184,8 @@ async fn body_read_async<T: 'static>(
     let read = read.await;
     memory_and_ctx(caller, get, |mem, ctx| {
         let response = ctx
-            .responses
-            .get_mut(&handle)
+            .handles_mut()
+            .get_mut(handle)
             .ok_or(ErrorCode::RuntimeError)?;
         let Some(BodyRead { body, buf, read }) = read else {
             return Err(response.fail(&HttpError::Internal("HTTP worker panicked")));
@@ -202,7 +199,7 @@ async fn body_read_async<T: 'static>(
                 .copy_from_slice(bytes);
             gm::write_u32(mem, out.written_ptr, len)
         });
-        ctx.scratch = buf;
+        ctx.return_scratch(buf);
         delivered
     })
 }

@@ -282,7 +282,7 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
     let prepared = req_prepare(mem, ctx, args, audit.as_ref())?;
     let trail = prepared.trail(audit);
     let body = args.body.bytes(mem)?;
-    let response = ctx.client.execute(&prepared, body, &ctx.call());
+    let response = ctx.client().execute(&prepared, body, &ctx.call());
     req_finish(mem, ctx, args, response, trail)
 }
 
@@ -291,7 +291,7 @@ fn req(mem: &mut [u8], ctx: &mut HttpCtx, args: ReqArgs) -> Result<(), ErrorCode
 /// sync and async entry points.
 fn req_prepare(
     mem: &[u8],
-    ctx: &HttpCtx,
+    ctx: &mut HttpCtx,
     args: ReqArgs,
     audit: Option<&Audit>,
 ) -> Result<Prepared, ErrorCode> {
@@ -307,14 +307,23 @@ fn req_prepare(
         );
         Err(ErrorCode::RuntimeError.into())
     });
-    admitted.map_err(|refusal| {
-        if let Some(audit) = audit {
+    let Some(audit) = audit else {
+        return admitted.map_err(|refusal| refusal.code);
+    };
+    match admitted {
+        Ok(prepared) => {
+            ctx.audit_other();
+            Ok(prepared)
+        }
+        Err(refusal) => {
             let url = args.url.bytes(mem).unwrap_or_default();
             let method = args.method.bytes(mem).unwrap_or_default();
-            audit.denied(url, method, refusal);
+            // A wait for room in the audit log's queue that the store's interrupt or deadline
+            // ended is that code (`abi.md`, "Audit events").
+            ctx.audit_denial(audit.denial(url, method, refusal))?;
+            Err(refusal.code)
         }
-        refusal.code
-    })
+    }
 }
 
 fn req_admit(
@@ -329,7 +338,7 @@ fn req_admit(
     for range in [args.url, args.method, args.headers, args.body] {
         range.check(mem)?;
     }
-    if ctx.interrupt.is_set() {
+    if ctx.interrupted() {
         return Err(HttpError::Interrupted.code().into());
     }
     let request = Request {
@@ -338,19 +347,19 @@ fn req_admit(
         headers: args.headers.bytes(mem)?,
         body: args.body.bytes(mem)?,
     };
-    let prepared = ctx.client.prepare(&request).map_err(|e| {
+    let prepared = ctx.client().prepare(&request).map_err(|e| {
         failed(request.url, &e, audit.map(|a| a.id));
         Refusal::from(&e)
     })?;
-    if !ctx.has_capacity() {
+    if !ctx.handles().has_capacity() {
         return Err(ErrorCode::TooManySessions.into());
     }
-    if !ctx.has_handle_numbers() {
+    if !ctx.handles().has_numbers() {
         return Err(ErrorCode::RuntimeError.into());
     }
     // Last: a request refused for any other reason costs no quota.
     prepared
-        .charge(&ctx.quotas)
+        .charge(ctx.request_quotas())
         .map_err(|e| Refusal::from(&e))?;
     Ok(prepared)
 }
@@ -370,21 +379,27 @@ fn req_finish(
         Err(failure) => {
             let url = args.url.bytes(mem).unwrap_or_default();
             failed(url, &failure.error, trail.as_ref().map(Trail::id));
-            failure.audit(trail);
+            // A wait for room in the audit log's queue that the store's interrupt or deadline
+            // ended is that code (`abi.md`, "Audit events").
+            failure.audit(trail)?;
             return Err(failure.error.code());
         }
     };
     response.attach(trail);
     let status = response.head.status;
-    let handle = ctx.insert(response).ok_or(ErrorCode::RuntimeError)?;
+    let handle = ctx
+        .handles_mut()
+        .insert(response)
+        .ok_or(ErrorCode::RuntimeError)?;
     gm::write_u16(mem, args.status_ptr, status)?;
     gm::write_u32(mem, args.handle_ptr, handle)
 }
 
 /// `close`: see `abi.md`.
 fn close(ctx: &mut HttpCtx, handle: u32) -> Result<(), ErrorCode> {
-    ctx.responses
-        .remove(&handle)
+    ctx.audit_other();
+    ctx.handles_mut()
+        .remove(handle)
         .map(drop)
         .ok_or(ErrorCode::InvalidHandle)
 }
@@ -399,7 +414,7 @@ fn header_get(
 ) -> Result<(), ErrorCode> {
     name.check(mem)?;
     out.check(mem)?;
-    let response = ctx.responses.get(&handle).ok_or(ErrorCode::InvalidHandle)?;
+    let response = ctx.handles().get(handle).ok_or(ErrorCode::InvalidHandle)?;
     let name = std::str::from_utf8(name.bytes(mem)?).map_err(|_| HttpError::Utf8.code())?;
     let value = response
         .head
@@ -417,15 +432,15 @@ fn headers_get_all(
     out: Output,
 ) -> Result<(), ErrorCode> {
     out.check(mem)?;
-    let response = ctx.responses.get(&handle).ok_or(ErrorCode::InvalidHandle)?;
+    let response = ctx.handles().get(handle).ok_or(ErrorCode::InvalidHandle)?;
     out.write(mem, &response.head.header_block())
 }
 
 /// `body_read`: see `abi.md`.
 fn body_read(mem: &mut [u8], ctx: &mut HttpCtx, handle: u32, out: Output) -> Result<(), ErrorCode> {
-    let (interrupt, deadline) = (ctx.interrupt.clone(), ctx.deadline);
+    let controls = ctx.controls().clone();
     let response = body_read_begin(mem, ctx, handle, out)?;
-    let n = response.read_body(out.buf.bytes_mut(mem)?, &interrupt, deadline)?;
+    let n = response.read_body(out.buf.bytes_mut(mem)?, &controls)?;
     gm::write_u32(mem, out.written_ptr, u32::try_from(n).unwrap_or(u32::MAX))
 }
 
@@ -439,12 +454,12 @@ fn body_read_begin<'c>(
 ) -> Result<&'c mut Response, ErrorCode> {
     // Both checked before any byte leaves the connection, so a bad pointer loses no body data.
     out.check(mem)?;
-    if ctx.interrupt.is_set() {
+    if ctx.interrupted() {
         return Err(HttpError::Interrupted.code());
     }
     let response = ctx
-        .responses
-        .get_mut(&handle)
+        .handles_mut()
+        .get_mut(handle)
         .ok_or(ErrorCode::InvalidHandle)?;
     if out.buf.len == 0 {
         return Err(ErrorCode::BufferTooSmall);

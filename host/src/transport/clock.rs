@@ -1,8 +1,8 @@
 //! The deadlines of one request: an overall deadline, a response-header deadline armed when
 //! the connection is ready, and an idle bound per wait (`abi.md`, "Timeouts and limits").
 
-use super::Interrupt;
 use crate::config::Timeouts;
+use crate::control::{Controls, Interrupt};
 use crate::error::{HttpError, TimeoutPhase};
 use std::time::{Duration, Instant};
 
@@ -31,29 +31,24 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
-    /// Starts the overall deadline at `started` (when the call began), capped by the
-    /// embedder's deadline `cap`.
-    pub(crate) fn start(
-        timeouts: &Timeouts,
-        started: Instant,
-        interrupt: Interrupt,
-        cap: Option<Instant>,
-    ) -> Clock {
+    /// Starts the overall deadline at `started` (when the call began), under the call's
+    /// `controls`: its interrupt, and the embedder's deadline as a cap.
+    pub(crate) fn start(timeouts: &Timeouts, started: Instant, controls: &Controls) -> Clock {
         Clock {
             total: deadline(started, timeouts.total),
-            cap,
+            cap: controls.deadline,
             header: None,
             header_budget: timeouts.response_header,
             idle: timeouts.idle.min(FOREVER),
-            interrupt,
+            interrupt: controls.interrupt.clone(),
         }
     }
 
-    /// Replaces the embedder's deadline (it may change between body reads) and the interrupt
-    /// (an async call brings a flag of its own).
-    pub(crate) fn update(&mut self, interrupt: &Interrupt, cap: Option<Instant>) {
-        self.cap = cap;
-        self.interrupt = interrupt.clone();
+    /// Takes the controls of a later call (a body read): the embedder's deadline may have
+    /// changed since, and an async call brings an interrupt of its own.
+    pub(crate) fn update(&mut self, controls: &Controls) {
+        self.cap = controls.deadline;
+        self.interrupt.clone_from(&controls.interrupt);
     }
 
     /// The overall deadline: the request's, or the embedder's if that comes first.
@@ -127,7 +122,7 @@ mod tests {
     #[test]
     fn huge_timeouts_mean_practically_never() {
         let forever = timeouts(Duration::MAX, Duration::MAX, Duration::MAX);
-        let mut clock = Clock::start(&forever, Instant::now(), Interrupt::new(), None);
+        let mut clock = Clock::start(&forever, Instant::now(), &Controls::default());
         clock.arm_header();
         let (budget, _) = clock.budget().unwrap();
         assert!(budget > Duration::from_secs(3600));
@@ -140,8 +135,7 @@ mod tests {
         let mut clock = Clock::start(
             &timeouts(secs(30), secs(1), secs(10)),
             Instant::now(),
-            Interrupt::new(),
-            None,
+            &Controls::default(),
         );
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::Idle);
         clock.arm_header();
@@ -151,8 +145,7 @@ mod tests {
         let clock = Clock::start(
             &timeouts(Duration::ZERO, secs(1), secs(10)),
             Instant::now(),
-            Interrupt::new(),
-            None,
+            &Controls::default(),
         );
         assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
     }
@@ -163,8 +156,7 @@ mod tests {
         let clock = Clock::start(
             &timeouts(Duration::ZERO, Duration::ZERO, Duration::ZERO),
             Instant::now(),
-            Interrupt::new(),
-            None,
+            &Controls::default(),
         );
         for phase in [
             TimeoutPhase::Connect,
@@ -187,17 +179,22 @@ mod tests {
         let mut clock = Clock::start(
             &timeouts(secs(30), secs(10), secs(10)),
             Instant::now(),
-            Interrupt::new(),
-            Some(soon),
+            &Controls {
+                deadline: Some(soon),
+                ..Controls::default()
+            },
         );
         clock.arm_header();
         let (budget, phase) = clock.budget().unwrap();
         assert!(budget <= Duration::from_millis(200));
         assert_eq!(phase, TimeoutPhase::Total);
         assert!(clock.total_left() <= Duration::from_millis(200));
-        clock.update(&Interrupt::new(), Some(Instant::now()));
+        clock.update(&Controls {
+            deadline: Some(Instant::now()),
+            ..Controls::default()
+        });
         assert_eq!(clock.budget(), Err(TimeoutPhase::Total));
-        clock.update(&Interrupt::new(), None);
+        clock.update(&Controls::default());
         assert_eq!(clock.budget().unwrap().1, TimeoutPhase::ResponseHeader);
     }
 }

@@ -5,7 +5,7 @@
 //! slices of at most [`SLICE`], the interrupt checked before each. Elsewhere the attempt is
 //! std's, and an interrupt is noticed when it ends (at the latest after the connect timeout).
 
-use super::interrupt::{Interrupt, SLICE};
+use crate::control::{Interrupt, SLICE};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

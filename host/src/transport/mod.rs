@@ -5,19 +5,16 @@
 
 mod clock;
 mod connect;
-mod interrupt;
 mod proxy;
 mod tls;
 
 pub(crate) use clock::Clock;
-pub(crate) use interrupt::Interrupt;
 pub(crate) use proxy::{Proxies, ProxySettings};
-pub(crate) use tls::{
-    Identity as TlsIdentity, client_config as tls_client_config, server_name as tls_server_name,
-};
+pub(crate) use tls::{Roots, server_name as tls_server_name};
 
 use crate::audit::Phases;
 use crate::config::READ_CHUNK;
+use crate::control::{Interrupt, SLICE};
 use crate::error::{HttpError, IoFailure, TimeoutPhase};
 use crate::policy::{AddressPolicy, Admission, OriginPattern};
 use crate::url::{Host, Origin, Scheme, UrlError};
@@ -87,13 +84,13 @@ pub(crate) struct Dialer {
 /// system call. rustls may make several socket calls inside one `read` or `write` (a record
 /// arriving a byte at a time); the deadline bounds all of them together, so a dripping peer
 /// cannot stretch one TLS call past the phase's budget. Each wait is cut into slices of at most
-/// [`interrupt::SLICE`], with the interrupt checked before each.
+/// [`SLICE`], with the interrupt checked before each.
 pub(crate) struct Socket {
     tcp: TcpStream,
     deadline: Instant,
     interrupt: Interrupt,
     /// The receive and send timeouts last set on the socket: a slice is nearly always the full
-    /// [`interrupt::SLICE`], and setting an unchanged timeout again would cost a system call
+    /// [`SLICE`], and setting an unchanged timeout again would cost a system call
     /// per read and per write.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -129,7 +126,7 @@ impl Socket {
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        Ok(left.min(interrupt::SLICE))
+        Ok(left.min(SLICE))
     }
 }
 

@@ -5,6 +5,7 @@ use super::Socket;
 use super::clock::{Clock, deadline};
 use crate::config::ConfigError;
 use crate::error::{HttpError, IoFailure, Stage};
+use crate::policy::OriginPattern;
 use crate::url::{Host, UrlError};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -34,10 +35,79 @@ impl Identity {
     }
 }
 
+/// The roots a context trusts (`HttpCtxBuilder::add_root_certificates_pem`,
+/// `only_custom_roots`).
+#[derive(Debug, Default)]
+pub(crate) struct Roots {
+    /// Added to (or, with `only_custom`, instead of) Mozilla's roots.
+    pub(crate) added: Vec<CertificateDer<'static>>,
+    /// Whether Mozilla's roots (webpki-roots) are left out.
+    pub(crate) only_custom: bool,
+}
+
+impl Roots {
+    /// Adds the `CERTIFICATE` blocks of a PEM bundle; a bundle without one is an error.
+    pub(crate) fn add_pem(&mut self, pem: &[u8]) -> Result<(), ConfigError> {
+        let before = self.added.len();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| ConfigError::new(format!("root certificate PEM: {e}")))?;
+            self.added.push(cert);
+        }
+        if self.added.len() == before {
+            return Err(ConfigError::new(
+                "root certificate PEM: no CERTIFICATE block",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a context may trust these roots: with `only_custom`, at least one was added.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.only_custom && self.added.is_empty() {
+            return Err(ConfigError::new(
+                "only_custom_roots is set but no root certificate was added",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The client configuration trusting these roots, presenting `identity` if given.
+    pub(crate) fn client_config(
+        &self,
+        identity: Option<Identity>,
+    ) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
+        client_config(&self.added, self.only_custom, identity)
+    }
+
+    /// The client certificates of `HttpCtxBuilder::client_certificate`, each `(pattern, chain
+    /// PEM, key PEM)` checked (an `https` origin pattern, a chain and a key that parse and
+    /// belong together) and given its own client configuration (its own session cache).
+    /// Errors name the pattern, never the key.
+    pub(crate) fn identities<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (&'a str, &'a [u8], &'a [u8])>,
+    ) -> Result<Vec<(OriginPattern, Arc<rustls::ClientConfig>)>, ConfigError> {
+        entries
+            .into_iter()
+            .map(|(text, chain, key)| {
+                let bad = |why: String| {
+                    ConfigError::new(format!("client certificate for `{text}`: {why}"))
+                };
+                let pattern = OriginPattern::parse(text).map_err(bad)?;
+                if !pattern.is_https() {
+                    return Err(bad("client certificates are for https origins".into()));
+                }
+                let identity = Identity::from_pem(chain, key).map_err(bad)?;
+                Ok((pattern, self.client_config(Some(identity))?))
+            })
+            .collect()
+    }
+}
+
 /// TLS 1.2 and 1.3 only, ring's algorithms, ALPN `http/1.1`, SNI on (rustls's default);
 /// Mozilla's roots (webpki-roots) unless `only_custom`, plus `extra_roots`; presenting
 /// `identity` when the server asks for a client certificate.
-pub(crate) fn client_config(
+fn client_config(
     extra_roots: &[CertificateDer<'static>],
     only_custom: bool,
     identity: Option<Identity>,
@@ -108,7 +178,6 @@ pub(crate) fn handshake(
 mod tests {
     use super::*;
     use crate::config::Timeouts;
-    use crate::transport::Interrupt;
     use std::net::TcpListener;
     use std::time::Duration;
 
@@ -129,7 +198,7 @@ mod tests {
         let started = Instant::now()
             .checked_sub(Duration::from_secs(1))
             .unwrap_or_else(Instant::now);
-        let clock = Clock::start(&timeouts, started, Interrupt::new(), None);
+        let clock = Clock::start(&timeouts, started, &crate::control::Controls::default());
         let expired = handshake(&config, name.clone(), tcp, &clock);
         assert!(
             matches!(

@@ -1,16 +1,19 @@
-//! Interrupts: a flag that ends every network wait it is attached to (`abi.md`, "Interrupts
-//! and the embedder's deadline").
+//! The embedder's controls over a call (`abi.md`, "Interrupts and the embedder's deadline"):
+//! the interrupt flag that ends every wait it is attached to, and the deadline that caps them;
+//! [`Controls`] carries both, for requests and body reads alike, and for the audit log's wait
+//! for room in its queue.
 //!
 //! Waits are cut into slices of at most [`SLICE`]; the flag is checked before each slice, so an
-//! interrupt set from another thread ends a blocked read, write or connect within one slice,
+//! interrupt set from another thread ends a blocked read, write, connect or audit-log wait within one slice,
 //! with no signal, no extra file descriptor and no thread to wake it.
 
 use crate::error::Interrupted;
+use crate::error_code::ErrorCode;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest a blocked wait goes without looking at its interrupt. 10 ms keeps the interrupt
 /// latency far below the promised 50 ms, at the cost of 100 wake-ups a second for a wait on a
@@ -30,11 +33,6 @@ struct Node {
 }
 
 impl Interrupt {
-    /// A new, clear root flag.
-    pub(crate) fn new() -> Interrupt {
-        Interrupt::default()
-    }
-
     /// A flag that is set when `self` is, and can also be set on its own.
     #[cfg_attr(
         not(feature = "async"),
@@ -80,6 +78,43 @@ impl Interrupt {
     }
 }
 
+/// What a call runs under: the store's interrupt (or a child of it, for one async call) and the
+/// embedder's deadline (`HttpCtx::set_deadline`), as they were when the call began.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Controls {
+    /// Ends every wait of the call when set.
+    pub(crate) interrupt: Interrupt,
+    /// The embedder's cap on every wait of the call.
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Controls {
+    /// The same controls with an interrupt of their own, a child of this one: for an async
+    /// call, which dropping its future cancels alone.
+    #[cfg_attr(
+        not(feature = "async"),
+        allow(dead_code, reason = "used by the async entry points")
+    )]
+    pub(crate) fn child(&self) -> Controls {
+        Controls {
+            interrupt: self.interrupt.child(),
+            deadline: self.deadline,
+        }
+    }
+
+    /// The code a wait must end with now, if any: `interrupted` when the interrupt is set
+    /// (checked first, as in every network wait), `deadline_exceeded` when the deadline passed.
+    pub(crate) fn stopped(&self) -> Option<ErrorCode> {
+        if self.interrupt.is_set() {
+            return Some(ErrorCode::Interrupted);
+        }
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Some(ErrorCode::DeadlineExceeded),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Debug for Interrupt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Interrupt").field(&self.is_set()).finish()
@@ -92,7 +127,7 @@ mod tests {
 
     #[test]
     fn children_see_their_parents() {
-        let root = Interrupt::new();
+        let root = Interrupt::default();
         let child = root.child();
         assert!(!child.is_set());
         child.set();
@@ -107,5 +142,22 @@ mod tests {
         assert!(e.get_ref().is_some_and(|i| i.is::<Interrupted>()));
         root.clear();
         assert!(child.check().is_ok());
+    }
+
+    #[test]
+    fn controls_stop_on_the_interrupt_first_then_the_deadline() {
+        let passed = Controls {
+            deadline: Some(Instant::now()),
+            ..Controls::default()
+        };
+        assert_eq!(passed.stopped(), Some(ErrorCode::DeadlineExceeded));
+        passed.interrupt.set();
+        assert_eq!(passed.stopped(), Some(ErrorCode::Interrupted));
+        let later = Controls {
+            deadline: Some(Instant::now() + Duration::from_secs(60)),
+            ..Controls::default()
+        };
+        assert_eq!(later.stopped(), None);
+        assert_eq!(later.child().stopped(), None);
     }
 }
