@@ -418,7 +418,7 @@ fn main() {
     if curl {
         clients.push(Client::Curl);
     }
-    // The peer hosts (issue items 7 and 8) run when built; the smoke run leaves them out.
+    // The peer hosts (bench/peers) run when built; the smoke run leaves them out.
     let mut peers = Vec::new();
     for peer in Peer::ALL {
         if plan.peers && peer.available() {

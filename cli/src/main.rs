@@ -28,10 +28,16 @@ literally (or `localhost`), or --allow-private-addresses is given. Through a pro
 resolves host names: the address checks then apply to the proxy's own address and to URLs that
 name an IP address, not to the addresses host names reach.
 
-Exit status: the guest's own exit code when it calls proc_exit; 0 when the invoked function
-returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 124 (like `timeout`) when
---wall-timeout stopped the guest, whatever it did after; 1 for every other error (bad option,
-unreadable or invalid module, missing export, failed instantiation).
+DURATION, for every timeout and a quota's `per=`: a number with an optional unit, `ms`, `s`, `m`
+or `h` (`500ms`, `2s`, `1.5s`, `5m`); a number without a unit is seconds (`0.5`).
+
+Exit status: the guest's own exit code when it calls proc_exit with 0 to 125; 0 when the invoked
+function returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 124 (like
+`timeout`) when --wall-timeout stopped the guest, whatever it did after; 1 for every other error
+(bad option, unreadable or invalid module, missing export, failed instantiation), and when the
+guest calls proc_exit with 126 or more: wasmtime's WASI refuses those codes (the shell's own, for
+a command that could not run or died of a signal), so AssemblyScript's abort(), which calls
+proc_exit(255), ends with status 1 and the error `exit with invalid exit status`.
 
 Logs go to stderr and are controlled with RUST_LOG, e.g.
 RUST_LOG=wasmtime_http=debug,wasi_experimental_http_wasmtime=debug; at debug level a failure is
@@ -66,7 +72,7 @@ pub struct Cli {
     pub invoke: String,
 
     /// Pass an environment variable to the guest (repeatable)
-    #[arg(short = 'e', long = "env", value_name = "NAME=VAL", value_parser = parse_env_var)]
+    #[arg(short = 'e', long = "env", value_name = "NAME=VAL", value_parser = Unechoed(parse_env_var))]
     pub env: Vec<(String, String)>,
 
     /// Grant the guest read-write access to a host directory, seen by the guest as GUEST_DIR
@@ -74,28 +80,28 @@ pub struct Cli {
     #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
     pub dirs: Vec<Preopen>,
 
-    /// Seconds allowed for the TCP connect, per address tried [default: 5]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Time allowed for the TCP connect, per address tried [default: 5s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
 
-    /// Seconds from the connection being ready (TLS handshake included) until the response headers are complete
-    /// [default: 10]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Time from the connection being ready (TLS handshake included) until the response
+    /// headers are complete [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub header_timeout: Option<Duration>,
 
-    /// Seconds a connection may make no progress (TLS handshake, request, response head or
-    /// body) [default: 10]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Time a connection may make no progress (TLS handshake, request, response head or
+    /// body) [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
 
-    /// Overall seconds per request, from connect to the end of the body [default: 30]
-    #[arg(long = "timeout", value_name = "SECS", value_parser = parse_secs)]
+    /// Overall time per request, from connect to the end of the body [default: 30s]
+    #[arg(long = "timeout", value_name = "DURATION", value_parser = parse_duration)]
     pub total_timeout: Option<Duration>,
 
-    /// Seconds of wall-clock time the guest may run, from instantiation (compiling the module
-    /// does not count), whether it is running wasm or waiting on HTTP; then it is stopped and
-    /// the exit status is 124 [default: unlimited]
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// Wall-clock time the guest may run, from instantiation (compiling the module does not
+    /// count), whether it is running wasm or waiting on HTTP; then it is stopped and the exit
+    /// status is 124 [default: unlimited]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wall_timeout: Option<Duration>,
 
     /// PEM file with one or more root certificates to trust for HTTPS, in addition to the
@@ -123,17 +129,17 @@ pub struct Cli {
     /// Add the header NAME: VALUE to the guest's requests to ORIGIN (an allow-list pattern);
     /// the guest never sees it and cannot set NAME there. The value is visible in the process
     /// list: prefer --inject-header-env or --inject-header-file for secrets (repeatable)
-    #[arg(long, value_name = "ORIGIN=NAME:VALUE", value_parser = parse_injection)]
+    #[arg(long, value_name = "ORIGIN=NAME:VALUE", value_parser = Unechoed(parse_injection))]
     pub inject_header: Vec<Injection>,
 
     /// Like --inject-header, with the value read from the environment variable VAR
     /// (repeatable)
-    #[arg(long, value_name = "ORIGIN=NAME:VAR", value_parser = parse_injection)]
+    #[arg(long, value_name = "ORIGIN=NAME:VAR", value_parser = Unechoed(parse_injection))]
     pub inject_header_env: Vec<Injection>,
 
     /// Like --inject-header, with the value read from FILE (one trailing newline removed)
     /// (repeatable)
-    #[arg(long, value_name = "ORIGIN=NAME:FILE", value_parser = parse_injection)]
+    #[arg(long, value_name = "ORIGIN=NAME:FILE", value_parser = Unechoed(parse_injection))]
     pub inject_header_file: Vec<Injection>,
 
     /// Present the client certificate chain CERT.pem with its private key KEY.pem (PEM files)
@@ -173,7 +179,8 @@ pub struct Cli {
 
     /// An egress quota: comma-separated `requests=N`, `sent=BYTES`, `received=BYTES` and
     /// optionally `per=DURATION` for a rate (token bucket) instead of a total for the run.
-    /// BYTES takes K, M, G suffixes (1024-based); DURATION is `500ms`, `10s`, `5m` or `1h`.
+    /// BYTES takes K, M, G suffixes (1024-based); DURATION is as for the timeouts (`500ms`,
+    /// `10s`, `5m`, `1h`).
     /// Repeatable; every quota applies. Going over is error code 37 (quota_exceeded)
     /// [default: none]
     #[arg(long, value_name = "SPEC", value_parser = parse_quota)]
@@ -193,9 +200,10 @@ pub struct Cli {
     pub no_proxy: Vec<String>,
 
     /// Take the proxy from the environment: https_proxy or HTTPS_PROXY for https URLs,
-    /// http_proxy or HTTP_PROXY for http URLs, no_proxy or NO_PROXY (lowercase first; a value
-    /// without `scheme://` means http://). --proxy and --no-proxy override them [default: off,
-    /// proxy variables are ignored]
+    /// http_proxy for http URLs, no_proxy or NO_PROXY (lowercase first; a value without
+    /// `scheme://` means http://). Upper-case HTTP_PROXY is ignored, as curl does: CGI servers
+    /// set it from a request's `Proxy:` header (httpoxy). --proxy and --no-proxy override them
+    /// [default: off, proxy variables are ignored]
     #[arg(long)]
     pub proxy_from_env: bool,
 
@@ -383,37 +391,89 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{s}` is not a number (K, M, G suffixes allowed)"))
 }
 
-/// Parses `500ms`, `10s`, `5m`, `1h` (a positive whole number and a unit).
+/// Parses a DURATION (`--help`): digits with an optional fraction (`1.5`), then an optional
+/// unit, `ms`, `s`, `m` or `h`; without a unit, seconds. Computed in whole nanoseconds, so
+/// `0.1s` is exactly 100 ms; at most nine fractional digits. Zero is refused: a zero timeout
+/// would fail every request and a zero window means nothing.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a number and a unit (ms, s, m, h)"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
-        _ => return Err(format!("`{s}`: the unit is ms, s, m or h")),
+    let text = s.trim();
+    let bad =
+        || format!("`{s}`: expected a number and an optional unit ms, s, m or h (`500ms`, `1.5s`)");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let nanos_per_unit: u128 = match unit {
+        "ms" => 1_000_000,
+        "" | "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => return Err(bad()),
     };
-    if d.is_zero() {
-        return Err("a quota window must be longer than zero".to_owned());
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || !digits_ok(whole)
+        || !digits_ok(fraction)
+        || (number.contains('.') && fraction.is_empty())
+        || fraction.len() > 9
+    {
+        return Err(bad());
     }
-    Ok(d)
+    let whole: u128 = whole
+        .parse()
+        .map_err(|_| format!("`{s}` is out of range"))?;
+    let scale = 10u128.pow(u32::try_from(fraction.len()).unwrap_or(9));
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| bad())?
+    };
+    let nanos = whole
+        .checked_mul(nanos_per_unit)
+        .and_then(|n| n.checked_add(fraction * nanos_per_unit / scale))
+        .ok_or_else(|| format!("`{s}` is out of range"))?;
+    if nanos == 0 {
+        return Err("must be longer than zero".to_owned());
+    }
+    let secs =
+        u64::try_from(nanos / 1_000_000_000).map_err(|_| format!("`{s}` is out of range"))?;
+    let subsec =
+        u32::try_from(nanos % 1_000_000_000).map_err(|_| format!("`{s}` is out of range"))?;
+    Ok(Duration::new(secs, subsec))
 }
 
-/// Parses a positive number of seconds, fractions allowed (`0.5`).
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    // A zero timeout would fail every request; negative, NaN and huge values are typos.
-    if secs.is_nan() || secs <= 0.0 {
-        return Err("must be greater than 0".to_owned());
+/// A value parser that never repeats the rejected value in its error, for options whose value
+/// may be a secret: an injected header's value (`--inject-header`), and, by the same rule,
+/// their siblings and the guest's environment (`--env`). clap's own error for a value parser's
+/// `Err` quotes the whole argument, secret included.
+#[derive(Clone)]
+struct Unechoed<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Unechoed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let why = match value.to_str() {
+            Some(text) => match (self.0)(text) {
+                Ok(parsed) => return Ok(parsed),
+                Err(why) => why,
+            },
+            None => "not valid UTF-8".to_owned(),
+        };
+        let option = arg.map_or_else(|| "an option".to_owned(), |a| format!("'{a}'"));
+        Err(clap::Error::raw(
+            ErrorKind::ValueValidation,
+            format!(
+                "invalid value for {option}: {why} (the value is not shown: it may hold a secret)\n"
+            ),
+        ))
     }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{s}` seconds is out of range"))
 }
 
 /// Clap's message as one line: its first paragraph (`error: ...` plus, for some errors, an
@@ -629,8 +689,71 @@ mod tests {
 
     #[test]
     fn timeouts_reject_non_positive_and_garbage() {
-        for bad in ["0", "-1", "NaN", "inf", "1e30", "5s", ""] {
+        for bad in [
+            "0", "0s", "-1", "NaN", "inf", "1e30", "5x", "", "5 s", ".5", "1.", "+1",
+        ] {
             assert!(parse(&["--timeout", bad, "m.wasm"]).is_err(), "{bad:?}");
+        }
+    }
+
+    /// One DURATION syntax for every timeout and a quota's `per=`: the old spellings (plain
+    /// seconds for the timeouts, a unit for `per=`) and each other's.
+    #[test]
+    fn every_duration_option_takes_one_syntax() {
+        let table: &[(&str, Duration)] = &[
+            ("500ms", Duration::from_millis(500)),
+            ("2s", Duration::from_secs(2)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("0.1s", Duration::from_millis(100)),
+            ("2", Duration::from_secs(2)),
+            ("0.5", Duration::from_millis(500)),
+            (" 2.25 ", Duration::from_millis(2250)),
+            ("1.5ms", Duration::from_micros(1500)),
+            ("5m", Duration::from_secs(300)),
+            ("1.5m", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+            ("0.000000001", Duration::from_nanos(1)),
+        ];
+        let options = [
+            "--connect-timeout",
+            "--header-timeout",
+            "--idle-timeout",
+            "--timeout",
+            "--wall-timeout",
+        ];
+        for (text, want) in table {
+            for option in options {
+                let cli = parse(&[option, text, "m.wasm"])
+                    .unwrap_or_else(|e| panic!("{option} {text:?}: {e}"));
+                let got = [
+                    cli.connect_timeout,
+                    cli.header_timeout,
+                    cli.idle_timeout,
+                    cli.total_timeout,
+                    cli.wall_timeout,
+                ];
+                assert_eq!(
+                    got.iter().flatten().collect::<Vec<_>>(),
+                    [want],
+                    "{option} {text:?}"
+                );
+            }
+            let spec = format!("requests=1,per={text}");
+            let cli = parse(&["--quota", &spec, "m.wasm"]).unwrap();
+            assert_eq!(cli.quota[0].window, Some(*want), "per={text:?}");
+        }
+        for bad in [
+            "0ms",
+            "0",
+            "0.0000000001",
+            "1.5x",
+            "ms",
+            "1e3s",
+            "18446744073709551616h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+            let spec = format!("requests=1,per={bad}");
+            assert!(parse(&["--quota", &spec, "m.wasm"]).is_err(), "per={bad:?}");
         }
     }
 
@@ -640,7 +763,8 @@ mod tests {
         assert_eq!(secs("1").unwrap(), Some(Duration::from_secs(1)));
         assert_eq!(secs("0.5").unwrap(), Some(Duration::from_millis(500)));
         assert_eq!(secs(" 2.25 ").unwrap(), Some(Duration::from_millis(2250)));
-        for bad in ["0", "-1", "NaN", "inf", "1e30", "5s", ""] {
+        assert_eq!(secs("5s").unwrap(), Some(Duration::from_secs(5)));
+        for bad in ["0", "-1", "NaN", "inf", "1e30", ""] {
             assert!(secs(bad).is_err(), "{bad:?}");
         }
         // An option of ours only before the module; after it, the guest's argument.
@@ -737,12 +861,12 @@ mod tests {
             "[default: none, all denied]",
             "[default: 16]",
             "[default: _start]",
-            "[default: 5]",
-            "[default: 10]",
-            "[default: 30]",
-            "Seconds of wall-clock time the guest may run",
+            "[default: 5s]",
+            "[default: 10s]",
+            "[default: 30s]",
+            "Wall-clock time the guest may run",
             "the exit status is 124 [default: unlimited]",
-            "124 (like `timeout`) when\n--wall-timeout stopped the guest",
+            "124 (like\n`timeout`) when --wall-timeout stopped the guest",
             "[default: unlimited]",
             "[default: 16777216 (16 MiB)]",
             "[default: built-in roots only]",
@@ -770,6 +894,55 @@ mod tests {
         assert!(cli.proxy_from_env && cli.proxy_allow_internal);
         let cli = parse(&["m.wasm"]).unwrap();
         assert!(cli.proxy.is_none() && !cli.proxy_from_env && cli.no_proxy.is_empty());
+    }
+
+    /// A rejected value of an option that may carry a secret is never quoted in the error,
+    /// whatever is wrong with it; the error still names the option.
+    #[test]
+    fn rejected_secret_values_are_not_echoed() {
+        const SECRET: &str = "s3cr3t-4a1f";
+        for (option, value) in [
+            (
+                "--inject-header",
+                format!("https://a.example/authorization:Bearer {SECRET}"),
+            ),
+            (
+                "--inject-header",
+                format!("https://a.example=authorization Bearer {SECRET}"),
+            ),
+            ("--inject-header", format!("=authorization:{SECRET}")),
+            ("--inject-header-env", SECRET.to_owned()),
+            (
+                "--inject-header-file",
+                format!("https://a.example={SECRET}"),
+            ),
+            ("--env", format!("TOKEN:{SECRET}")),
+            ("-e", format!("={SECRET}")),
+        ] {
+            let err = parse(&[option, &value, "m.wasm"]).unwrap_err();
+            let line = usage_error_line(&err);
+            assert!(!line.contains(SECRET), "{option}: {line}");
+            assert!(
+                line.starts_with("error: invalid value for '-"),
+                "{option}: {line}"
+            );
+            assert!(line.contains("not shown"), "{option}: {line}");
+        }
+        // Not UTF-8: refused without the bytes either.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            let value = std::ffi::OsStr::from_bytes(b"https://a.example=x:\xff s3cr3t-4a1f");
+            let err = Cli::try_parse_from([
+                std::ffi::OsStr::new("wasmtime-http"),
+                std::ffi::OsStr::new("--inject-header"),
+                value,
+                std::ffi::OsStr::new("m.wasm"),
+            ])
+            .unwrap_err();
+            let line = usage_error_line(&err);
+            assert!(!line.contains(SECRET) && line.contains("UTF-8"), "{line}");
+        }
     }
 
     #[test]

@@ -145,8 +145,6 @@ impl fmt::Display for WallTimeout {
 
 impl std::error::Error for WallTimeout {}
 
-/// The HTTP context: every production knob maps onto one builder call; an option left out
-/// keeps the host's default, so the defaults live in one place (the host's `Limits`/`Timeouts`).
 /// The proxy options: `--proxy` and `--no-proxy`, over the conventional variables when
 /// `--proxy-from-env` asks for them (`env` reads one). Mistakes in the values are the
 /// builder's to report, without the credentials.
@@ -156,9 +154,9 @@ fn proxy_options(
     env: impl Fn(&str) -> Option<String>,
 ) -> host::HttpCtxBuilder {
     // curl's order: lowercase first. An empty value is unset.
-    let var = |names: [&str; 2]| {
+    let var = |names: &[&str]| {
         names
-            .into_iter()
+            .iter()
             .find_map(|n| env(n).filter(|v| !v.trim().is_empty()))
     };
     // `proxy.corp:3128` is how these variables are often written: http, as curl reads it.
@@ -172,11 +170,15 @@ fn proxy_options(
     };
     let (mut http, mut https, mut no_proxy) = (None, None, Vec::new());
     if cli.proxy_from_env {
-        http = var(["http_proxy", "HTTP_PROXY"]).map(with_scheme);
-        https = var(["https_proxy", "HTTPS_PROXY"]).map(with_scheme);
+        // Never upper-case HTTP_PROXY (httpoxy, CVE-2016-5385): a CGI-style launcher turns
+        // each request header into `HTTP_<NAME>`, so a client's `Proxy:` header becomes that
+        // variable and would send every `http` request through the client's proxy. curl
+        // ignores it for the same reason; no header can become HTTPS_PROXY or a lower-case name.
+        http = var(&["http_proxy"]).map(with_scheme);
+        https = var(&["https_proxy", "HTTPS_PROXY"]).map(with_scheme);
         // NO_PROXY means something only with a proxy to bypass.
         if http.is_some() || https.is_some() {
-            no_proxy.extend(var(["no_proxy", "NO_PROXY"]));
+            no_proxy.extend(var(&["no_proxy", "NO_PROXY"]));
         }
     }
     if let Some(url) = &cli.proxy {
@@ -208,6 +210,8 @@ fn proxy_options(
     builder
 }
 
+/// The HTTP context: every production knob maps onto one builder call; an option left out
+/// keeps the host's default, so the defaults live in one place (the host's `Limits`/`Timeouts`).
 fn http_ctx(cli: &Cli, audit_log: Option<&host::JsonLinesLog>) -> wasmtime::Result<host::HttpCtx> {
     let mut timeouts = host::Timeouts::default();
     if let Some(d) = cli.connect_timeout {
@@ -536,14 +540,14 @@ mod tests {
         let vars = [
             ("HTTPS_PROXY", "proxy.corp:3128"),
             ("https_proxy", "http://lower:1"),
-            ("HTTP_PROXY", "http://upper:2"),
+            ("http_proxy", "http://lower:2"),
             ("NO_PROXY", "a.example, .b.example,,"),
         ];
         let ignored = proxies(&[], &vars);
         assert!(ignored.contains("http: None, https: None"), "{ignored}");
         let read = proxies(&["--proxy-from-env"], &vars);
         assert!(
-            read.contains(r#"http: Some("http://upper:2"), https: Some("http://lower:1")"#),
+            read.contains(r#"http: Some("http://lower:2"), https: Some("http://lower:1")"#),
             "{read}"
         );
         assert!(
@@ -571,6 +575,61 @@ mod tests {
         // NO_PROXY alone configures nothing.
         let read = proxies(&["--proxy-from-env"], &[("NO_PROXY", "x")]);
         assert!(read.contains("no_proxy: []"), "{read}");
+    }
+
+    /// Which variables `--proxy-from-env` reads: every conventional one except upper-case
+    /// HTTP_PROXY (httpoxy: under CGI it is the client's `Proxy:` request header).
+    #[test]
+    fn proxy_from_env_ignores_upper_case_http_proxy() {
+        let table: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("HTTP_PROXY", "http://evil:1")],
+                "http: None, https: None",
+            ),
+            (
+                &[("HTTP_PROXY", "http://evil:1"), ("NO_PROXY", "x")],
+                "http: None, https: None, no_proxy: []",
+            ),
+            (
+                &[("http_proxy", "http://p:1")],
+                r#"http: Some("http://p:1"), https: None"#,
+            ),
+            (
+                &[
+                    ("HTTP_PROXY", "http://evil:1"),
+                    ("http_proxy", "http://p:1"),
+                ],
+                r#"http: Some("http://p:1"), https: None"#,
+            ),
+            (
+                &[("HTTPS_PROXY", "http://p:2")],
+                r#"http: None, https: Some("http://p:2")"#,
+            ),
+            (
+                &[("https_proxy", "http://p:3")],
+                r#"http: None, https: Some("http://p:3")"#,
+            ),
+            (
+                &[
+                    ("HTTPS_PROXY", "http://p:2"),
+                    ("HTTP_PROXY", "http://evil:1"),
+                ],
+                r#"http: None, https: Some("http://p:2")"#,
+            ),
+            (
+                &[("https_proxy", "http://p:3"), ("NO_PROXY", "a.example")],
+                r#"no_proxy: ["a.example"]"#,
+            ),
+            (
+                &[("https_proxy", "http://p:3"), ("no_proxy", "b.example")],
+                r#"no_proxy: ["b.example"]"#,
+            ),
+        ];
+        for (vars, want) in table {
+            let got = proxies(&["--proxy-from-env"], vars);
+            assert!(got.contains(want), "{vars:?}: {got}");
+            assert!(!got.contains("evil"), "{vars:?}: {got}");
+        }
     }
 
     fn i32_of(text: &str) -> Option<i32> {

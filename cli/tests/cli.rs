@@ -865,25 +865,30 @@ fn proxy_option_sends_http_in_absolute_form_with_credentials() {
     );
 }
 
+/// Runs the binary with none of the proxy variables of the test's own environment, and `vars`.
+fn run_with_proxy_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmtime-http"));
+    cmd.args(args).env_remove("RUST_LOG");
+    for name in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.envs(vars.iter().copied()).output().unwrap()
+}
+
 /// The conventional variables count only with `--proxy-from-env`; NO_PROXY sends a host
 /// direct.
 #[test]
 fn proxy_variables_only_with_proxy_from_env() {
-    let with_env = |args: &[&str], vars: &[(&str, &str)]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmtime-http"));
-        cmd.args(args).env_remove("RUST_LOG");
-        for name in [
-            "http_proxy",
-            "HTTP_PROXY",
-            "https_proxy",
-            "HTTPS_PROXY",
-            "no_proxy",
-            "NO_PROXY",
-        ] {
-            cmd.env_remove(name);
-        }
-        cmd.envs(vars.iter().copied()).output().unwrap()
-    };
+    let with_env = run_with_proxy_env;
     // Ignored without the flag: the request goes direct to the server.
     let origin = one_shot_server();
     let m = http_guest("proxy-env-ignored", &format!("{origin}/x"));
@@ -905,7 +910,7 @@ fn proxy_variables_only_with_proxy_from_env() {
             "go",
             m.to_str().unwrap(),
         ],
-        &[("HTTP_PROXY", proxy.as_str())],
+        &[("http_proxy", proxy.as_str())],
     );
     assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
     let head = heard.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -961,4 +966,344 @@ fn bad_proxy_options_are_one_line_errors_without_the_password() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// httpoxy: under a CGI-style launcher a client's `Proxy:` request header becomes the
+/// variable HTTP_PROXY, so `--proxy-from-env` ignores that one (as curl does) and still reads
+/// `http_proxy`, `HTTPS_PROXY` and the rest.
+#[test]
+fn proxy_from_env_ignores_upper_case_http_proxy() {
+    // HTTP_PROXY names a listening proxy: it must hear nothing, the origin gets the request.
+    let (proxy, heard) = recording_proxy();
+    let origin = one_shot_server();
+    let m = http_guest("httpoxy", &format!("{origin}/x"));
+    let out = run_with_proxy_env(
+        &[
+            "--proxy-from-env",
+            "-a",
+            &origin,
+            "-i",
+            "go",
+            m.to_str().unwrap(),
+        ],
+        &[("HTTP_PROXY", proxy.as_str())],
+    );
+    assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
+    assert!(
+        heard.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the request went through HTTP_PROXY"
+    );
+
+    // The lower-case name next to it wins and is used.
+    let (proxy, heard) = recording_proxy();
+    let m = http_guest("httpoxy-lower", "http://127.0.0.1:9/lower");
+    let out = run_with_proxy_env(
+        &[
+            "--proxy-from-env",
+            "-a",
+            "http://127.0.0.1:9",
+            "-i",
+            "go",
+            m.to_str().unwrap(),
+        ],
+        &[
+            ("HTTP_PROXY", "127.0.0.1:9"),
+            ("http_proxy", proxy.as_str()),
+        ],
+    );
+    assert_eq!(stdout(&out), "0\n200\n", "{}", stderr(&out));
+    let head = heard.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        head.starts_with("GET http://127.0.0.1:9/lower HTTP/1.1\r\n"),
+        "{head}"
+    );
+}
+
+/// A marker standing for a secret: it must appear in no output of a failed run.
+const SECRET: &str = "s3cr3t-c0ffee";
+
+/// Runs the binary (logs at debug level, so the debug log of the error chain is checked too)
+/// with `vars` set; expects a one-line `error:` and status 1 on stderr, and the marker nowhere.
+fn assert_fails_without_secret(args: &[&str], vars: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmtime-http"));
+    cmd.args(args).env("RUST_LOG", "debug");
+    for name in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ] {
+        cmd.env_remove(name);
+    }
+    let out = cmd.envs(vars.iter().copied()).output().unwrap();
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {e}");
+    assert!(
+        !o.contains(SECRET) && !e.contains(SECRET),
+        "{args:?} {vars:?} printed the secret:\n{o}\n{e}"
+    );
+    let line = e
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("{args:?}: no error line: {e}"))
+        .to_owned();
+    line
+}
+
+/// `--inject-header` carries the secret in the argument itself: neither the argument parser's
+/// error for a malformed one nor the configuration error for a bad value repeats it.
+#[test]
+fn a_malformed_inject_header_is_not_echoed() {
+    let m = module("secret-inject", ARITH);
+    let m = m.to_str().unwrap();
+    for value in [
+        // No `=`, no `:`, an empty origin or name: the argument parser's errors.
+        format!("https://a.example/authorization:Bearer {SECRET}"),
+        format!("https://a.example=authorization Bearer {SECRET}"),
+        format!("=authorization:Bearer {SECRET}"),
+        format!("https://a.example=:{SECRET}"),
+        // Well-formed but refused by the host: control characters, edge whitespace, a name
+        // the host owns, a bad origin pattern.
+        format!("https://a.example=authorization:Bearer {SECRET}\r\nx: y"),
+        format!("https://a.example=authorization: {SECRET}"),
+        format!("https://a.example=host:{SECRET}"),
+        format!("https://a.exa mple=authorization:{SECRET}"),
+    ] {
+        let line = assert_fails_without_secret(&["--inject-header", &value, "-i", "add", m], &[]);
+        assert!(line.contains("inject"), "{value:?}: {line}");
+    }
+    // Misspelt, or with its value glued on: clap's "unexpected argument".
+    let glued = format!("--inject-headr=https://a.example=authorization:{SECRET}");
+    assert_fails_without_secret(&[&glued, m], &[]);
+    let glued = format!("--inject-header=https://a.example=authorization {SECRET}");
+    assert_fails_without_secret(&[&glued, m], &[]);
+}
+
+/// The value read from a variable or a file is refused without being shown; so is a
+/// malformed argument of either option (which should name a variable or a file, but may hold
+/// the secret by mistake).
+#[test]
+fn bad_inject_header_env_and_file_values_are_not_echoed() {
+    let m = module("secret-inject-source", ARITH);
+    let m = m.to_str().unwrap();
+    // (An environment variable cannot hold a NUL; a file can.)
+    let bad_values = [
+        format!("Bearer {SECRET}\r\nx: y"),
+        format!(" {SECRET}"),
+        format!("{SECRET}\u{1}"),
+        format!("{SECRET}\u{0}"),
+    ];
+    for value in &bad_values[..3] {
+        let line = assert_fails_without_secret(
+            &[
+                "--inject-header-env",
+                "https://a.example=authorization:INJECT_SECRET_VAR",
+                "-i",
+                "add",
+                m,
+            ],
+            &[("INJECT_SECRET_VAR", value)],
+        );
+        assert!(line.contains("inject"), "{value:?}: {line}");
+    }
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests/bad-inject-secret");
+    for value in &bad_values {
+        std::fs::write(&file, value).unwrap();
+        let binding = format!("https://a.example=x-key:{}", file.display());
+        let line =
+            assert_fails_without_secret(&["--inject-header-file", &binding, "-i", "add", m], &[]);
+        assert!(line.contains("inject"), "{value:?}: {line}");
+    }
+    for option in ["--inject-header-env", "--inject-header-file"] {
+        for value in [
+            format!("https://a.example/authorization:{SECRET}"),
+            format!("https://a.example={SECRET}"),
+        ] {
+            assert_fails_without_secret(&[option, &value, m], &[]);
+        }
+    }
+}
+
+/// A private key the TLS library cannot use is refused without its bytes, and so is the
+/// certificate file; `--client-cert` itself carries only paths.
+#[test]
+fn a_bad_client_key_is_not_echoed() {
+    let m = module("secret-client-cert", ARITH);
+    let m = m.to_str().unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-tests");
+    let (cert, key) = (dir.join("bad-client.crt"), dir.join("bad-client.key"));
+    let garbage_pem =
+        |label: &str| format!("-----BEGIN {label}-----\n{SECRET}{SECRET}\n-----END {label}-----\n");
+    for (cert_text, key_text) in [
+        (garbage_pem("CERTIFICATE"), garbage_pem("PRIVATE KEY")),
+        (String::new(), format!("{SECRET}\n")),
+        (garbage_pem("CERTIFICATE"), garbage_pem("EC PRIVATE KEY")),
+    ] {
+        std::fs::write(&cert, &cert_text).unwrap();
+        std::fs::write(&key, &key_text).unwrap();
+        let binding = format!("https://a.example={},{}", cert.display(), key.display());
+        let line = assert_fails_without_secret(&["--client-cert", &binding, "-i", "add", m], &[]);
+        assert!(line.contains("client"), "{line}");
+    }
+}
+
+/// The proxy password, in `--proxy` or in a variable `--proxy-from-env` reads, is in no error
+/// about a malformed proxy URL, whatever characters it holds.
+#[test]
+fn a_malformed_proxy_url_is_not_echoed() {
+    let m = module("secret-proxy", ARITH);
+    let m = m.to_str().unwrap();
+    let urls = [
+        format!("https://u:{SECRET}@127.0.0.1:3128"),
+        format!("http://u:{SECRET}@127.0.0.1"),
+        format!("http://u:{SECRET}@127.0.0.1:99999"),
+        format!("http://u:{SECRET}@127.0.0.1:3128/path"),
+        format!("http://u:{SECRET}@[::1:3128"),
+        format!("http://u:{SECRET}@"),
+        format!("socks5://u:{SECRET}@127.0.0.1:1080"),
+        format!("http://u:{SECRET}%zz@127.0.0.1:3128"),
+    ];
+    assert_proxy_urls_not_echoed(m, &urls);
+}
+
+/// A password holding `/`, `?` or `#` (which end a URL's authority) is redacted as a whole too:
+/// the redaction finds the last `@` before the host, not the first delimiter.
+#[test]
+fn a_proxy_password_with_url_delimiters_is_not_echoed() {
+    let m = module("secret-proxy-delimiters", ARITH);
+    let urls = [
+        format!("http://u:pa/{SECRET}@127.0.0.1"),
+        format!("http://u:pa?{SECRET}@127.0.0.1"),
+        format!("http://u:pa#{SECRET}@127.0.0.1"),
+        format!("http://u:{SECRET}/x@127.0.0.1:3128:1"),
+        format!("https://u:pa/{SECRET}@127.0.0.1:3128"),
+    ];
+    assert_proxy_urls_not_echoed(m.to_str().unwrap(), &urls);
+}
+
+/// Each URL through `--proxy`, through each variable `--proxy-from-env` reads, and there
+/// without its scheme: a one-line error without the secret.
+fn assert_proxy_urls_not_echoed(m: &str, urls: &[String]) {
+    for url in urls {
+        assert_fails_without_secret(&["--proxy", url, "-i", "add", m], &[]);
+        for var in ["http_proxy", "https_proxy", "HTTPS_PROXY"] {
+            assert_fails_without_secret(&["--proxy-from-env", "-i", "add", m], &[(var, url)]);
+        }
+        // Without a scheme, as the variables are often written.
+        let bare = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        assert_fails_without_secret(
+            &["--proxy-from-env", "-i", "add", m],
+            &[("https_proxy", bare)],
+        );
+    }
+}
+
+/// `--env` often carries the guest's API keys: a malformed one is refused without its value.
+#[test]
+fn a_malformed_env_option_is_not_echoed() {
+    let m = module("secret-env", ARITH);
+    let m = m.to_str().unwrap();
+    for value in [format!("API_KEY:{SECRET}"), format!("={SECRET}")] {
+        let line = assert_fails_without_secret(&["-e", &value, m], &[]);
+        assert!(line.contains("--env"), "{line}");
+    }
+}
+
+/// wasmtime's WASI accepts `proc_exit` codes 0 to 125 only; `--help` says so, and says what
+/// happens to the others (AssemblyScript's `abort()` exits with 255): status 1 and one line.
+#[test]
+fn proc_exit_codes_from_126_are_refused_as_help_says() {
+    let exit_with = |code: i32| {
+        let m = module(
+            &format!("exit-{code}"),
+            &format!(
+                r#"(module
+                  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                  (memory (export "memory") 1)
+                  (func (export "_start") (call $exit (i32.const {code}))))"#
+            ),
+        );
+        run(&[m.to_str().unwrap()])
+    };
+    for code in [0, 1, 125] {
+        let out = exit_with(code);
+        assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+        assert_eq!(stderr(&out), "");
+    }
+    for code in [126, 127, 128, 255, 256, -1] {
+        let err = one_line_error(&exit_with(code), 1);
+        assert!(
+            err.contains("exit with invalid exit status"),
+            "{code}: {err}"
+        );
+    }
+    let help = stdout(&run(&["--help"])).replace('\n', " ");
+    assert!(
+        help.contains("the guest's own exit code when it calls proc_exit with 0 to 125"),
+        "{help}"
+    );
+    assert!(
+        help.contains(
+            "proc_exit(255), ends with status 1 and the error `exit with invalid exit status`"
+        ),
+        "{help}"
+    );
+}
+
+/// Every duration option takes `500ms`, `2s`, `1.5s` and a plain number of seconds, as `--help`
+/// says; the old spellings keep working.
+#[test]
+fn one_duration_syntax_for_every_option() {
+    let origin = keep_alive_server();
+    let url = format!("{origin}/x");
+    let m = four_fetches_guest("durations", [&url, &url, &url, &url]);
+    let len = url.len().to_string();
+    let out = run(&[
+        "-a",
+        &origin,
+        "--connect-timeout",
+        "1500ms",
+        "--header-timeout",
+        "2s",
+        "--idle-timeout",
+        "2.5",
+        "--timeout",
+        "1m",
+        "--wall-timeout",
+        "0.5h",
+        // Two requests per minute, the window written as plain seconds.
+        "--quota",
+        "requests=2,per=60",
+        "-i",
+        "go",
+        m.to_str().unwrap(),
+        &len,
+        &len,
+        &len,
+        &len,
+    ]);
+    assert_eq!(stdout(&out), "0\n0\n37\n37\n", "{}", stderr(&out));
+
+    // A unit on --wall-timeout: the budget is reported in seconds.
+    let m = module(
+        "wall-loop-ms",
+        r#"(module (func (export "_start") (loop br 0)))"#,
+    );
+    let (out, elapsed) = timed_run(&["--wall-timeout", "300ms", m.to_str().unwrap()]);
+    assert_wall_timeout(&out, "0.3");
+    assert!(elapsed >= Duration::from_millis(250), "{elapsed:?}");
+
+    for (option, bad) in [
+        ("--timeout", "5x"),
+        ("--wall-timeout", "0ms"),
+        ("--quota", "requests=1,per=1.5q"),
+    ] {
+        let err = one_line_error(&run(&[option, bad, m.to_str().unwrap()]), 1);
+        assert!(err.contains(option), "{err}");
+    }
+    let help = stdout(&run(&["--help"]));
+    assert!(help.contains("--timeout <DURATION>"), "{help}");
+    assert!(!help.contains("SECS"), "{help}");
 }

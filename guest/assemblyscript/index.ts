@@ -1,9 +1,10 @@
 // AssemblyScript bindings for the `wasi_experimental_http` host ABI (abi.md in this
 // repository). The API of the original `@deislabs/wasi-experimental-http` package is kept:
 // `request`, `Request`, `RequestBuilder`, `Method`, `StatusCode`, `Response` with `status`,
-// `bodyRead`, `bodyReadAll`, `headerGet`, `headerGetAll` and `close`, where `send()` aborts on
-// failure after printing the code and a message. Beside it, every call has a `try*` form that
-// returns the ABI error code as a value and never aborts.
+// `bodyRead`, `bodyReadAll`, `headerGet`, `headerGetAll` and `close`, where `send()`,
+// `bodyRead()` and `bodyReadAll()` abort on failure after printing the code and a message.
+// Beside it, every call has a `try*` form that returns the ABI error code as a value and never
+// aborts. The original's raw imports are `raw.ts` (`@deislabs/wasi-experimental-http/raw`).
 //
 // Build with AssemblyScript 0.28 and `@assemblyscript/wasi-shim` (its asconfig.json as
 // `--config`), for a WASI host that also provides `wasi_experimental_http`.
@@ -274,8 +275,9 @@ export class Response {
   public status: StatusCode;
   /** The host's handle for this response (0 once closed). */
   public handle: u32;
-  /** The code of the last failed call on this response through the original API
-   * (`bodyRead`, `bodyReadAll`, `headerGet`, `headerGetAll`), 0 if none failed. */
+  /** The code of the last failed header call on this response through the original API
+   * (`headerGet`, `headerGetAll`), 0 if none failed. (`bodyRead` and `bodyReadAll` abort
+   * instead.) */
   public error: u32 = 0;
 
   constructor(status: u16, handle: u32) {
@@ -283,15 +285,14 @@ export class Response {
     this.handle = handle;
   }
 
-  /** Reads the next body bytes into `buffer`; returns how many, 0 at the end of the body.
-   * As in the original package, an error also returns 0 (and sets `error`): use
-   * `tryBodyRead` to tell them apart. */
+  /** Reads the next body bytes into `buffer`; returns how many, 0 exactly at the end of the
+   * body. On an error (a body cut short, a timeout, a quota) prints the code and a message and
+   * aborts, as `send()` does: the original package read the whole body inside `send()`, so a
+   * body that failed aborted there, and a program written for it must not take a short body
+   * for a whole one. `tryBodyRead` returns the code instead. */
   public bodyRead(buffer: ArrayBuffer): usize {
     const r = this.tryBodyRead(buffer);
-    if (!r.ok) {
-      this.error = r.code;
-      return 0;
-    }
+    if (!r.ok) fail("body read", r.code);
     return r.value;
   }
 
@@ -302,11 +303,12 @@ export class Response {
     return new Result<usize>(code, code == ErrorCode.SUCCESS ? <usize>load<u32>(U32_OUT) : 0);
   }
 
-  /** Reads the rest of the body. On an error, returns what was read before it (and sets
-   * `error`), as the original package did; `tryBodyReadAll` reports it instead. */
+  /** Reads the rest of the body. On an error prints the code and a message and aborts, as
+   * `send()` does (see `bodyRead`): it never returns a short body. `tryBodyReadAll` returns the
+   * code with the bytes read before it instead. */
   public bodyReadAll(): Uint8Array {
     const r = this.tryBodyReadAll();
-    if (!r.ok) this.error = r.code;
+    if (!r.ok) fail("body read", r.code);
     return r.value;
   }
 

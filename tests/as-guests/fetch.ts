@@ -9,6 +9,8 @@
 //   error URL               trySend and print the code, its name and message
 //   abort URL               send() that fails: the package prints the code and aborts
 //   body-error URL          tryBodyReadAll, then the sticky code of a second read
+//   read-all URL            bodyReadAll() (the original API): aborts on a failed body
+//   read URL                bodyRead() into a 4-byte buffer until 0: aborts on a failed body
 import {
   ErrorCode,
   errorName,
@@ -138,6 +140,21 @@ if (mode == "get") {
   const again = res.tryBodyRead(new ArrayBuffer(16));
   console.log("again: " + again.code.toString());
   res.close();
+} else if (mode == "read-all") {
+  const res = new RequestBuilder(url).send();
+  const body = res.bodyReadAll();
+  console.log("not reached: " + body.length.toString() + " bytes");
+} else if (mode == "read") {
+  const res = new RequestBuilder(url).send();
+  const buf = new ArrayBuffer(4);
+  let total: usize = 0;
+  while (true) {
+    const n = res.bodyRead(buf);
+    if (n == 0) break;
+    total += n;
+    console.log("read: " + total.toString());
+  }
+  console.log("not reached: " + total.toString() + " bytes");
 } else {
   console.log("unknown mode " + mode);
   process.exit(2);

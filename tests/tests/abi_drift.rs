@@ -490,11 +490,21 @@ fn assemblyscript_codes_equal_abi_md_table() {
     );
 }
 
-// guest/assemblyscript: the `@external` imports are exactly the host's functions, each with
-// the documented parameter count.
+// guest/assemblyscript: the `@external` imports of the package's index and of its `raw.ts`
+// (the original package's raw entry point) are exactly the host's functions, each with the
+// documented parameter count.
 #[test]
 fn assemblyscript_imports_equal_host_functions() {
-    let index = guest_file("guest/assemblyscript/index.ts");
+    for file in [
+        "guest/assemblyscript/index.ts",
+        "guest/assemblyscript/raw.ts",
+    ] {
+        assemblyscript_imports_equal_host_functions_in(file);
+    }
+}
+
+fn assemblyscript_imports_equal_host_functions_in(file: &str) {
+    let index = guest_file(file);
     let mut found = Vec::new();
     let mut rest = index.as_str();
     while let Some(at) = rest.find("@external(\"wasi_experimental_http\", \"") {
@@ -511,5 +521,8 @@ fn assemblyscript_imports_equal_host_functions() {
         .collect();
     want.sort();
     found.sort();
-    assert_eq!(found, want, "AssemblyScript @external declarations");
+    assert_eq!(
+        found, want,
+        "AssemblyScript @external declarations in {file}"
+    );
 }

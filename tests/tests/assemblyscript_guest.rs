@@ -202,6 +202,86 @@ fn truncated_body_reports_response_incomplete() {
         .assert_line("again: ", &code.to_string());
 }
 
+/// The response of [`body_read_all_aborts_on_a_truncated_body`] and
+/// [`body_read_aborts_on_a_truncated_body`]: 10 of 100 announced bytes, then the close.
+const CUT_SHORT: &str = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..";
+
+/// Asserts the guest printed the code of a failed body read and aborted (nothing after it ran).
+#[track_caller]
+fn assert_body_read_aborted(out: &GuestOutput) {
+    assert_ne!(out.exit_code, 0, "{out}");
+    assert!(!out.stdout.contains("not reached"), "{out}");
+    assert!(
+        out.stdout
+            .contains("body read failed: 24 response_incomplete: "),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("abort: wasi_experimental_http: body read failed with response_incomplete"),
+        "{out}"
+    );
+}
+
+// The original host read the whole body inside send(), so a body that failed aborted there.
+// Here send() returns at the head; bodyReadAll() of the original API must then not return the
+// 10 bytes before the cut as if they were the body: it prints the code and aborts.
+#[test]
+fn body_read_all_aborts_on_a_truncated_body() {
+    let server = TestServer::scripted(vec![Reply::raw_then_close(CUT_SHORT)]);
+    assert_body_read_aborted(&fetch_from(&server, "read-all", &[]));
+}
+
+// The same for bodyRead(): the bytes before the cut, then an abort, never the 0 that means the
+// end of the body.
+#[test]
+fn body_read_aborts_on_a_truncated_body() {
+    let server = TestServer::scripted(vec![Reply::raw_then_close(CUT_SHORT)]);
+    let out = fetch_from(&server, "read", &[]);
+    assert_body_read_aborted(&out);
+    assert!(
+        out.stdout.starts_with("read: 4\nread: 8\nread: 10\n"),
+        "{out}"
+    );
+}
+
+// A program written against the original raw imports, imported as
+// `@deislabs/wasi-experimental-http/raw` (tests/as-guests/raw.ts): every function under its
+// original name, the HttpError codes, the buffer types; the request carries its one field.
+#[test]
+fn original_raw_imports_with_the_original_import_path() {
+    let server = TestServer::scripted(vec![Reply::raw(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/x-raw\r\nX-Two: a\r\nContent-Length: 5\r\n\r\nhello",
+    )]);
+    let url = server.url("/raw");
+    let out = run_guest(
+        &as_guest("raw", &[]),
+        ctx_allowing([server.origin()]),
+        &[&url],
+    );
+    out.assert_success();
+    assert_eq!(
+        out.lines(),
+        [
+            "req: success",
+            "status: 200",
+            "small: buffer_too_small 10",
+            "content-type: success text/x-raw",
+            "missing: header_not_found",
+            "headers: success content-type:text/x-raw|x-two:a|content-length:5|",
+            "alias: success 49",
+            "body: hello in 2 reads",
+            "close: success",
+            "close again: invalid_handle",
+            &format!("roundtrip: {url}"),
+        ],
+        "{out}"
+    );
+    let req = &server.requests()[0];
+    assert_eq!(req.header("x-raw"), Some("yes"));
+    assert_eq!(req.target, "/raw");
+}
+
 // The README's smallest AssemblyScript GET program (tests/as-guests/get.ts, built as the README
 // says) runs and prints status and body.
 #[test]
