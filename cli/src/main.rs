@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use wasi_experimental_http_wasmtime as host;
+use wasi_experimental_http_host as host;
 
 /// Text shown after the options in `--help`.
 const AFTER_HELP: &str = "\
@@ -34,7 +34,7 @@ returns; 134 (128 + SIGABRT, like `wasmtime run`) when the guest traps; 124 (lik
 unreadable or invalid module, missing export, failed instantiation).
 
 Logs go to stderr and are controlled with RUST_LOG, e.g.
-RUST_LOG=wasmtime_http=debug,wasi_experimental_http_wasmtime=debug; at debug level a failure is
+RUST_LOG=wasmtime_http=debug,wasi_experimental_http_host=debug; at debug level a failure is
 also logged with its full error chain and wasm backtrace.";
 
 /// Runs a WebAssembly module with WASI preview1 and outbound HTTP (`wasi_experimental_http`).

@@ -1,6 +1,6 @@
 //! Outbound HTTP for WebAssembly guests, through the host functions of the
 //! `wasi_experimental_http` import module (provided to wasmtime by
-//! `wasi-experimental-http-wasmtime`).
+//! `wasi-experimental-http-host`).
 //!
 //! Three layers, pick the smallest that fits:
 //!

@@ -7,9 +7,9 @@ use e2e::foreign::as_guest;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Fnv1a64, Reply, TestServer};
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::ErrorCode as E;
+use wasi_experimental_http_host::ErrorCode as E;
 
-fn fetch(ctx: wasi_experimental_http_wasmtime::HttpCtx, args: &[&str]) -> GuestOutput {
+fn fetch(ctx: wasi_experimental_http_host::HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&as_guest("fetch", &["-O2"]), ctx, args)
 }
 

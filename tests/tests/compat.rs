@@ -10,7 +10,7 @@ use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::TestServer;
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::HttpCtx;
+use wasi_experimental_http_host::HttpCtx;
 
 const SEED_BODY: &str = "Testing with a request body. Does this actually work?";
 
