@@ -13,7 +13,7 @@ use e2e::guests::guest_wasm;
 use e2e::run::run_guest;
 use rustls::pki_types::ServerName;
 use rustls::pki_types::pem::PemObject;
-use wasi_experimental_http_wasmtime::HttpCtx;
+use wasi_experimental_http_host::HttpCtx;
 
 /// Where the requests go: an origin (`http://127.0.0.1:PORT` or `https://...`) and a path, plus
 /// the PEM of the CA that issued the server's certificate for HTTPS.

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Requests answered by [`start_server`]'s servers in this process.
 pub static REQUESTS_SERVED: AtomicUsize = AtomicUsize::new(0);
 
-use wasi_experimental_http_wasmtime::{HttpCtx, HttpCtxBuilder, PoolConfig};
+use wasi_experimental_http_host::{HttpCtx, HttpCtxBuilder, PoolConfig};
 
 /// A `kB` field of `/proc/self/status` (`VmRSS:`, `VmHWM:`), 0 where there is none.
 pub fn proc_status_kib(field: &str) -> u64 {

@@ -33,7 +33,7 @@ use bench::start_server;
 use clients::{Client, Peer, Target, curl_stream, fetch_guest, guest_ctx, guest_requests_with};
 use e2e::nginx::Nginx;
 use e2e::run::run_guest;
-use wasi_experimental_http_wasmtime::HttpCtx;
+use wasi_experimental_http_host::HttpCtx;
 
 mod clients;
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use wasi_experimental_http_wasmtime as host;
+use wasi_experimental_http_host as host;
 
 /// Text shown after the options in `--help`.
 const AFTER_HELP: &str = "\
@@ -40,7 +40,7 @@ a command that could not run or died of a signal), so AssemblyScript's abort(), 
 proc_exit(255), ends with status 1 and the error `exit with invalid exit status`.
 
 Logs go to stderr and are controlled with RUST_LOG, e.g.
-RUST_LOG=wasmtime_http=debug,wasi_experimental_http_wasmtime=debug; at debug level a failure is
+RUST_LOG=wasmtime_http=debug,wasi_experimental_http_host=debug; at debug level a failure is
 also logged with its full error chain and wasm backtrace.";
 
 /// Runs a WebAssembly module with WASI preview1 and outbound HTTP (`wasi_experimental_http`).

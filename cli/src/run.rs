@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use wasi_experimental_http_wasmtime as host;
+use wasi_experimental_http_host as host;
 use wasmtime::error::Context as _;
 use wasmtime::{
     Config, Engine, Linker, Module, Store, Trap, Val, ValType, WasmBacktrace, format_err,

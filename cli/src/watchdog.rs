@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use wasi_experimental_http_wasmtime::InterruptHandle;
+use wasi_experimental_http_host::InterruptHandle;
 use wasmtime::Engine;
 
 /// A running watchdog; [`Watchdog::stop`] (or dropping it) cancels and joins the thread.
@@ -91,7 +91,7 @@ mod tests {
     use std::time::Duration;
 
     fn http_handle() -> InterruptHandle {
-        wasi_experimental_http_wasmtime::HttpCtx::new(None, None)
+        wasi_experimental_http_host::HttpCtx::new(None, None)
             .unwrap()
             .interrupt_handle()
     }

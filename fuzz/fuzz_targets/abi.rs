@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx, Timeouts, add_to_linker};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx, Timeouts, add_to_linker};
 use wasmtime::{Engine, Instance, Linker, Module, Store, TypedFunc};
 
 const PROXY: &str = include_str!("../../tests/wat/proxy.wat");

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasi_experimental_http_wasmtime::fuzzing::{encode_request, parse_url};
+use wasi_experimental_http_host::fuzzing::{encode_request, parse_url};
 
 struct Input {
     method: String,

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasi_experimental_http_wasmtime::fuzzing::decode_response;
+use wasi_experimental_http_host::fuzzing::decode_response;
 
 // Input: [out_len, k, k piece sizes..., response bytes...], so seeds are readable responses
 // behind a two-byte prefix.

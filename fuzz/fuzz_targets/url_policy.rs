@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use wasi_experimental_http_wasmtime::fuzzing::{allow_list, parse_url, public_only_permits};
+use wasi_experimental_http_host::fuzzing::{allow_list, parse_url, public_only_permits};
 
 const ALLOW: &[&str] = &[
     "https://*.example.com",

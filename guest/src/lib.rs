@@ -1,6 +1,8 @@
-//! Outbound HTTP for WebAssembly guests, through the host functions of the
-//! `wasi_experimental_http` import module (provided to wasmtime by
-//! `wasi-experimental-http-wasmtime`).
+// The packaged README is the crate's front page on crates.io and docs.rs; its example is a
+// doctest, so the first code a user copies compiles.
+#![doc = include_str!("../README.md")]
+//!
+//! # Layers
 //!
 //! Three layers, pick the smallest that fits:
 //!
@@ -22,7 +24,7 @@
 //! - [`raw`]: the imports themselves ([`raw::imports`], `unsafe`, documented with their
 //!   abi.md SYNOPSIS), the module name and the function list.
 //!
-//! # Example
+//! # A POST with headers
 //!
 //! ```no_run
 //! use wasi_experimental_http::{Error, HeaderBlock, Request};
@@ -56,8 +58,8 @@
 //! Off wasm32 the imports are replaced by stubs that return [`Error::RuntimeError`]'s code, so
 //! code using this crate still compiles, links and unit-tests natively (see [`raw`]).
 //!
-//! abi.md at the root of this crate's repository is the normative specification of the ABI;
-//! the documentation here cites its sections by name.
+//! abi.md (shipped in this package, and at the root of its repository) is the normative
+//! specification of the ABI; the documentation here cites its sections by name.
 #![no_std]
 
 #[cfg(feature = "alloc")]

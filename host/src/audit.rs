@@ -556,7 +556,7 @@ const RESERVE_FACTOR: usize = 2;
 /// it copies each event's strings first.
 ///
 /// ```no_run
-/// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
+/// use wasi_experimental_http_host::{HttpCtx, JsonLinesLog};
 /// let log = JsonLinesLog::new(std::fs::File::create("audit.jsonl")?)?;
 /// let ctx = HttpCtx::builder().audit_log(&log).build()?;
 /// // ... run guests; drop `ctx` (and its siblings), then `log`.

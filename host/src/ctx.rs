@@ -36,9 +36,9 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 /// to it.
 ///
 /// ```no_run
-/// use wasi_experimental_http_wasmtime::HttpCtx;
+/// use wasi_experimental_http_host::HttpCtx;
 /// let ctx = HttpCtx::new(Some(vec!["https://api.example.com".into()]), Some(8))?;
-/// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+/// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
 /// ```
 pub struct HttpCtx {
     client: Arc<Client>,
@@ -167,13 +167,13 @@ impl HttpCtx {
     /// Siblings are not affected. See `abi.md`, "Interrupts and the embedder's deadline".
     ///
     /// ```no_run
-    /// # let ctx = wasi_experimental_http_wasmtime::HttpCtx::new(None, None)?;
+    /// # let ctx = wasi_experimental_http_host::HttpCtx::new(None, None)?;
     /// let handle = ctx.interrupt_handle();
     /// std::thread::spawn(move || {
     ///     std::thread::sleep(std::time::Duration::from_secs(1));
     ///     handle.interrupt(); // the guest's pending HTTP call returns 36
     /// });
-    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
     /// ```
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle(self.controls.interrupt.clone())
@@ -387,13 +387,13 @@ impl InterruptHandle {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use wasi_experimental_http_wasmtime::{HttpCtx, Timeouts};
+/// use wasi_experimental_http_host::{HttpCtx, Timeouts};
 /// let ctx = HttpCtx::builder()
 ///     .allowed_hosts(["https://*.example.com", "!https://admin.example.com"])
 ///     .max_concurrent_requests(4)
 ///     .timeouts(Timeouts { total: Duration::from_secs(10), ..Timeouts::default() })
 ///     .build()?;
-/// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+/// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
 /// ```
 pub struct HttpCtxBuilder {
     allowed_hosts: Vec<String>,
@@ -558,12 +558,12 @@ impl HttpCtxBuilder {
     /// if `f` had returned. For heavy work, send the event to a channel.
     ///
     /// ```
-    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// use wasi_experimental_http_host::HttpCtx;
     /// let ctx = HttpCtx::builder()
     ///     .allowed_hosts(["https://api.example.com"])
     ///     .on_event(|event| eprintln!("{}", event.to_json()))
     ///     .build()?;
-    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
     /// ```
     pub fn on_event(mut self, f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
         self.on_event = Some(Box::new(f));
@@ -584,7 +584,7 @@ impl HttpCtxBuilder {
     /// keeps up.
     ///
     /// ```no_run
-    /// use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog};
+    /// use wasi_experimental_http_host::{HttpCtx, JsonLinesLog};
     /// let log = JsonLinesLog::new(std::io::stderr())?;
     /// let ctx = HttpCtx::builder().audit_log(&log).build()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -628,7 +628,7 @@ impl HttpCtxBuilder {
     /// given.
     ///
     /// ```
-    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// use wasi_experimental_http_host::HttpCtx;
     /// let token = std::env::var("API_TOKEN").unwrap_or_default();
     /// let ctx = HttpCtx::builder()
     ///     .allowed_hosts(["https://api.example.com"])
@@ -682,14 +682,14 @@ impl HttpCtxBuilder {
     /// non-public one.
     ///
     /// ```
-    /// use wasi_experimental_http_wasmtime::HttpCtx;
+    /// use wasi_experimental_http_host::HttpCtx;
     /// let ctx = HttpCtx::builder()
     ///     .allowed_hosts(["https://api.example.com"])
     ///     .proxy("http://egress:secret@proxy.corp.example:3128")
     ///     .proxy_allow_internal(true)
     ///     .no_proxy(["corp.example", "10.0.0.0/8"])
     ///     .build()?;
-    /// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+    /// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
     /// ```
     pub fn proxy(self, url: impl Into<String>) -> Self {
         let url = zeroize::Zeroizing::new(url.into());

@@ -1,5 +1,8 @@
-//! Outbound HTTP/1.1 for WebAssembly guests on wasmtime: the host side of the
-//! `wasi_experimental_http` ABI (specified in `abi.md`).
+// The packaged README is the crate's front page on crates.io and docs.rs; its example is a
+// doctest, so the first code a user copies compiles.
+#![doc = include_str!("../README.md")]
+//!
+//! # The crate
 //!
 //! - [`add_to_linker`] registers the five functions; [`HttpCtx`] is the per-store state.
 //! - HTTP/1.1 is implemented here over `std::net::TcpStream` and rustls; no HTTP client

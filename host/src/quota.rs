@@ -82,7 +82,7 @@ pub struct QuotaUsage {
 ///
 /// ```
 /// use std::time::Duration;
-/// use wasi_experimental_http_wasmtime::{HttpCtx, Quota, QuotaLimits};
+/// use wasi_experimental_http_host::{HttpCtx, Quota, QuotaLimits};
 /// // One tenant: at most 100 requests per 10 s and 1 GiB received over its lifetime, across
 /// // all of its stores.
 /// let rate = Quota::new(QuotaLimits {
@@ -97,7 +97,7 @@ pub struct QuotaUsage {
 /// let mut sibling = ctx.new_sibling(); // quotas added to a context are not inherited
 /// sibling.add_quota(rate);
 /// sibling.add_quota(volume);
-/// # Ok::<(), wasi_experimental_http_wasmtime::ConfigError>(())
+/// # Ok::<(), wasi_experimental_http_host::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct Quota(Arc<Shared>);

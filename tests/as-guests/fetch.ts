@@ -20,7 +20,7 @@ import {
   StatusCode,
   request,
   Request,
-} from "wasi-experimental-http";
+} from "wasi-experimental-http-as";
 
 const mode = process.argv[1];
 const url = process.argv[2];

@@ -6,7 +6,7 @@
 //! still intact (abi.md: on error no output location is written, the needed-length report of
 //! `buffer_too_small` excepted).
 
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx};
 
 use crate::run::{WatInstance, run_wat};
 

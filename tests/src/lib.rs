@@ -24,7 +24,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wasi_experimental_http_wasmtime::{HttpCtx, HttpCtxBuilder, Timeouts};
+use wasi_experimental_http_host::{HttpCtx, HttpCtxBuilder, Timeouts};
 
 /// Timeouts short enough that a test waiting on a broken server fails in seconds, long enough
 /// for a loaded two-core machine running debug builds.

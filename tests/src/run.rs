@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
-use wasi_experimental_http_wasmtime::{self as host, ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{self as host, ErrorCode, HttpCtx};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, Val};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;

@@ -12,7 +12,7 @@ use e2e::abi::{
 use e2e::ctx_allowing;
 use e2e::run::run_wat;
 use e2e::server::{Reply, TestServer};
-use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode as E, HttpCtx};
 
 /// The response most tests read: a repeated field, and a 5-byte body.
 const RESPONSE: &str =

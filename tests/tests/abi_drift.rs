@@ -12,7 +12,7 @@ use std::path::Path;
 
 use e2e::guests::repo_root;
 use e2e::run::{engine, linker, try_instantiate_wat};
-use wasi_experimental_http_wasmtime::{ErrorCode, FUNCTIONS, HttpCtx, MODULE};
+use wasi_experimental_http_host::{ErrorCode, FUNCTIONS, HttpCtx, MODULE};
 use wasmtime::{Store, ValType};
 
 /// Parameter count of each function (abi.md "Functions"; every parameter and result is i32).

@@ -7,9 +7,9 @@ use e2e::foreign::as_guest;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Fnv1a64, Reply, TestServer};
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::ErrorCode as E;
+use wasi_experimental_http_host::ErrorCode as E;
 
-fn fetch(ctx: wasi_experimental_http_wasmtime::HttpCtx, args: &[&str]) -> GuestOutput {
+fn fetch(ctx: wasi_experimental_http_host::HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&as_guest("fetch", &["-O2"]), ctx, args)
 }
 
@@ -316,4 +316,47 @@ fn original_readme_example_with_the_original_import_path() {
         "{out}"
     );
     assert_eq!(server.requests()[0].method, "POST");
+}
+
+// The AssemblyScript migration of README.md and CHANGELOG.md: the original package name is an
+// npm alias of this package (wasi-experimental-http-as), which is how tests/as-guests installs
+// it for original.ts above.
+#[test]
+fn original_package_name_is_an_alias_of_this_package() {
+    let root = e2e::guests::repo_root();
+    let json = |path: &str| -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    assert_eq!(
+        json("guest/assemblyscript/package.json")["name"],
+        "wasi-experimental-http-as"
+    );
+    assert_eq!(
+        json("tests/as-guests/package.json")["devDependencies"]["@deislabs/wasi-experimental-http"],
+        "file:../../guest/assemblyscript"
+    );
+    // The lockfile `npm ci` installs from resolves the alias to that package.
+    let lock = json("tests/as-guests/package-lock.json");
+    assert_eq!(
+        lock["packages"]["node_modules/@deislabs/wasi-experimental-http"]["resolved"],
+        "../../guest/assemblyscript"
+    );
+    assert_eq!(
+        lock["packages"]["../../guest/assemblyscript"]["name"],
+        "wasi-experimental-http-as"
+    );
+    let alias = "npm install --save-dev @deislabs/wasi-experimental-http@npm:wasi-experimental-http-as@0.11";
+    for doc in [
+        "README.md",
+        "CHANGELOG.md",
+        "guest/assemblyscript/README.md",
+    ] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        assert!(
+            text.contains(alias),
+            "{doc} does not give the alias: {alias}"
+        );
+    }
 }

@@ -281,7 +281,7 @@ fn dropping_a_call_mid_body_closes_its_connection_and_leaves_others_alone() {
 }
 
 /// What an audit event says, without its timings and ids.
-fn event_summary(e: &wasi_experimental_http_wasmtime::Event<'_>) -> String {
+fn event_summary(e: &wasi_experimental_http_host::Event<'_>) -> String {
     let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
     let keep = [
         "event",
@@ -305,7 +305,7 @@ fn event_summary(e: &wasi_experimental_http_wasmtime::Event<'_>) -> String {
 fn recording_ctx(
     origins: &[String],
     events: &Arc<Mutex<Vec<String>>>,
-) -> wasi_experimental_http_wasmtime::HttpCtx {
+) -> wasi_experimental_http_host::HttpCtx {
     let seen = events.clone();
     e2e::ctx_builder(origins.iter().cloned())
         .on_event(move |e| seen.lock().unwrap().push(event_summary(e)))

@@ -19,7 +19,7 @@ use e2e::abi::{Proxy, assert_code};
 use e2e::ctx_builder;
 use e2e::server::{Reply, TestServer};
 use serde_json::Value;
-use wasi_experimental_http_wasmtime::{
+use wasi_experimental_http_host::{
     DenyReason, ErrorCode, Event, EventKind, HttpCtx, HttpCtxBuilder,
 };
 
@@ -453,7 +453,7 @@ impl std::io::Write for Sink {
 fn the_audit_log_writes_what_a_callback_sees_even_when_the_callback_panics() {
     let server = TestServer::echo();
     let sink = Sink::default();
-    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let log = wasi_experimental_http_host::JsonLinesLog::new(sink.clone()).unwrap();
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let callback = |seen: Arc<Mutex<Vec<String>>>| {
         move |e: &Event<'_>| {

@@ -6,7 +6,7 @@ use e2e::foreign::c_guest;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Fnv1a64, Reply, TestServer};
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode as E, HttpCtx};
 
 fn fetch(ctx: HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&c_guest("tests/c-guests/fetch.c", &["-O2"]), ctx, args)

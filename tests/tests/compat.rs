@@ -6,11 +6,11 @@
 //! `status`/`body` (send), `open I: ok N|err E` and `read I: N|err E` (multi), or `error: E`
 //! with exit code 1.
 
-use e2e::guests::guest_wasm;
+use e2e::guests::{guest_wasm, repo_root};
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::TestServer;
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::HttpCtx;
+use wasi_experimental_http_host::HttpCtx;
 
 const SEED_BODY: &str = "Testing with a request body. Does this actually work?";
 
@@ -116,4 +116,91 @@ fn compat_sees_destination_not_allowed_as_code_7() {
     let err = out.line_value("error: ").unwrap_or_default();
     assert_eq!(err, "Wasi error 7", "{out}");
     server.assert_untouched();
+}
+
+// Moving a 0.10 guest's source to this project's crate (README.md, guest/README.md,
+// CHANGELOG.md): tests/migrated-guest is tests/compat-guest with its dependency lines changed
+// to the documented ones and nothing else, sharing its source through a link.
+
+/// The dependency line the documentation gives a 0.10 guest (with `http = "1"`).
+const MIGRATION_LINE: &str = r#"wasi-experimental-http = { package = "wasi-experimental-http-guest", version = "0.11", features = ["http"] }"#;
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A manifest's TOML lines, without comments and blank lines.
+fn toml_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn migrated_guest_changes_only_the_documented_dependency_lines() {
+    for doc in ["README.md", "guest/README.md", "CHANGELOG.md"] {
+        let text = repo_file(doc);
+        assert!(
+            text.lines().any(|l| l.trim() == MIGRATION_LINE),
+            "{doc} does not give the migration line {MIGRATION_LINE}"
+        );
+        assert!(
+            text.lines().any(|l| l.trim() == r#"http = "1""#),
+            "{doc} does not say http = \"1\""
+        );
+    }
+
+    let original = repo_file("tests/compat-guest/Cargo.toml");
+    let migrated = repo_file("tests/migrated-guest/Cargo.toml");
+    let (migrated, patch) = migrated
+        .split_once("[patch.crates-io]")
+        .expect("migrated-guest patches crates.io with the local guest crate");
+    assert_eq!(
+        toml_lines(patch),
+        [r#"wasi-experimental-http-guest = { path = "../../guest" }"#],
+        "the patch section only stands in for the unpublished crate"
+    );
+    let changed = [
+        (r#"wasi-experimental-http = "=0.10.0""#, MIGRATION_LINE),
+        (r#"http = "0.2""#, r#"http = "1""#),
+    ];
+    let expected: Vec<&str> = toml_lines(&original)
+        .into_iter()
+        .map(|line| {
+            changed
+                .iter()
+                .find(|(old, _)| *old == line)
+                .map_or(line, |(_, new)| new)
+        })
+        .collect();
+    for (old, _) in changed {
+        assert!(
+            toml_lines(&original).contains(&old),
+            "compat-guest no longer has {old}"
+        );
+    }
+    assert_eq!(toml_lines(migrated), expected);
+    assert_eq!(
+        std::fs::read_link(repo_root().join("tests/migrated-guest/src")).unwrap(),
+        std::path::Path::new("../compat-guest/src"),
+        "migrated-guest must build compat-guest's own source"
+    );
+}
+
+// The migrated guest builds and, for the 0.10 API's three ways to send a request, prints
+// exactly what the same source built against crates.io 0.10.0 prints, on the same server.
+#[test]
+fn migrated_guest_prints_what_the_0_10_build_prints() {
+    let original = guest_wasm("tests/compat-guest", "compat");
+    let migrated = guest_wasm("tests/migrated-guest", "compat");
+    let server = TestServer::echo();
+    for (command, path) in [("get", "/compat"), ("post", "/post"), ("send", "/send")] {
+        let url = server.url(path);
+        let before = run_guest(&original, ctx_allowing([server.origin()]), &[command, &url]);
+        let after = run_guest(&migrated, ctx_allowing([server.origin()]), &[command, &url]);
+        before.assert_success();
+        assert_eq!(after.exit_code, before.exit_code, "{command}:\n{after}");
+        assert_eq!(after.stdout, before.stdout, "{command}:\n{after}");
+    }
 }

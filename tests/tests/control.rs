@@ -24,7 +24,7 @@ use e2e::guests::guest_wasm;
 use e2e::run::{load_module, run_guest};
 use e2e::server::TestServer;
 use e2e::{ctx_allowing, ctx_builder};
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx};
 
 fn fetch_wasm() -> PathBuf {
     let wasm = guest_wasm("tests/guests", "fetch");
@@ -415,7 +415,7 @@ fn the_embedders_deadline_caps_every_phase() {
     let server = StallServer::start(Stall::Answer(b""));
     let origin = server.origin("http");
     let mut ctx: HttpCtx = ctx_builder([origin.as_str()])
-        .timeouts(wasi_experimental_http_wasmtime::Timeouts {
+        .timeouts(wasi_experimental_http_host::Timeouts {
             response_header: Duration::from_millis(500),
             ..e2e::test_timeouts()
         })

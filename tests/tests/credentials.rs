@@ -15,7 +15,7 @@ use e2e::abi::{Proxy, assert_code};
 use e2e::ctx_builder;
 use e2e::server::{Reply, TestServer, find};
 use e2e::tls::TestCa;
-use wasi_experimental_http_wasmtime::ErrorCode;
+use wasi_experimental_http_host::ErrorCode;
 
 const SECRET: &str = "s3cr3t-token-7f1c";
 

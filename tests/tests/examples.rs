@@ -8,7 +8,7 @@ use e2e::foreign::{as_guest, c_guest, file_size};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::TestServer;
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx};
 
 /// The no_std GET stays under 2 KB (README, "Guests": 1978 bytes when written).
 const MINIMAL_GET_MAX_BYTES: u64 = 2048;

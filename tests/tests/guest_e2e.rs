@@ -15,7 +15,7 @@ use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Reply, TestServer};
 use e2e::{ctx_allowing, ctx_allowing_with_timeouts, ctx_builder};
-use wasi_experimental_http_wasmtime::{ErrorCode as E, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode as E, HttpCtx};
 
 fn fetch(ctx: HttpCtx, args: &[&str]) -> GuestOutput {
     run_guest(&guest_wasm("tests/guests", "fetch"), ctx, args)
@@ -594,7 +594,7 @@ fn name_resolving_to_loopback_is_destination_ip_prohibited() {
     server.assert_untouched();
     let ctx = ctx_builder([origin.clone()])
         .resolver(to_loopback)
-        .address_policy(wasi_experimental_http_wasmtime::AddressPolicy::AllowAll)
+        .address_policy(wasi_experimental_http_host::AddressPolicy::AllowAll)
         .build()
         .unwrap();
     let out = fetch(ctx, &["GET", &format!("{origin}/")]);

@@ -18,7 +18,7 @@ use e2e::abi::{Proxy, assert_code, code, name};
 use e2e::ctx_allowing;
 use e2e::server::TestServer;
 use wasi_experimental_http::{Error, HeaderBlock};
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx};
 
 /// Fields the guest's encoder accepts: every kind of name and value abi.md allows.
 const ACCEPTED: &[(&str, &str)] = &[

@@ -8,7 +8,7 @@ use e2e::guests::guest_wasm;
 use e2e::run::{load_module, run_module_async};
 use e2e::server::TestServer;
 use std::sync::{Arc, Mutex};
-use wasi_experimental_http_wasmtime::{ErrorCode, EventKind, HttpCtxBuilder};
+use wasi_experimental_http_host::{ErrorCode, EventKind, HttpCtxBuilder};
 
 /// `(kind, code)` of every audit event seen.
 type Seen = Arc<Mutex<Vec<(&'static str, u32)>>>;

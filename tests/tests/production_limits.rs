@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Reply, TestServer};
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx, Limits};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx, Limits};
 
 fn fetch_wasm() -> PathBuf {
     guest_wasm("tests/guests", "fetch")

@@ -21,7 +21,7 @@ use e2e::guests::guest_wasm;
 use e2e::nginx::{AccessLogEntry, Nginx, SPARSE_LEN};
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::Fnv1a64;
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx};
 
 fn fetch_wasm() -> PathBuf {
     guest_wasm("tests/guests", "fetch")

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, run_guest};
 use e2e::server::{Reply, TestServer};
-use wasi_experimental_http_wasmtime::{AddressPolicy, ErrorCode, HttpCtx};
+use wasi_experimental_http_host::{AddressPolicy, ErrorCode, HttpCtx};
 
 fn fetch_wasm() -> PathBuf {
     guest_wasm("tests/guests", "fetch")

@@ -257,7 +257,7 @@ fn idle_connections_are_closed_after_the_idle_timeout_without_more_traffic() {
     });
     let idle_timeout = ms(300);
     let ctx = ctx_builder([origin.as_str()])
-        .pool(wasi_experimental_http_wasmtime::PoolConfig {
+        .pool(wasi_experimental_http_host::PoolConfig {
             idle_timeout,
             ..Default::default()
         })

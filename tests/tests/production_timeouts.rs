@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use e2e::guests::guest_wasm;
 use e2e::run::{GuestOutput, load_module, run_guest};
 use e2e::server::{Reply, TestServer};
-use wasi_experimental_http_wasmtime::{ErrorCode, HttpCtx, Timeouts};
+use wasi_experimental_http_host::{ErrorCode, HttpCtx, Timeouts};
 
 /// Slack allowed on top of a timeout before the test calls it late.
 const MARGIN: Duration = Duration::from_secs(1);
@@ -258,7 +258,7 @@ fn slow_resolution_past_the_deadline_is_deadline_exceeded() {
     for (what, answer) in answers {
         let ctx = HttpCtx::builder()
             .allowed_hosts([origin.as_str()])
-            .address_policy(wasi_experimental_http_wasmtime::AddressPolicy::AllowAll)
+            .address_policy(wasi_experimental_http_host::AddressPolicy::AllowAll)
             .timeouts(timeouts.clone())
             .resolver(move |_, _| {
                 std::thread::sleep(ms(400));

@@ -25,7 +25,7 @@ use e2e::proxy::Tinyproxy;
 use e2e::server::{Reply, TestServer};
 use e2e::tls::TestCa;
 use serde_json::Value;
-use wasi_experimental_http_wasmtime::{ErrorCode, Event, HttpCtx, HttpCtxBuilder};
+use wasi_experimental_http_host::{ErrorCode, Event, HttpCtx, HttpCtxBuilder};
 
 /// Secrets the tests configure; no host log line may contain one.
 const SECRETS: [&str; 4] = [

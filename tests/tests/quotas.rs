@@ -16,7 +16,7 @@ use std::time::Duration;
 use e2e::abi::{BUF_MAX, Proxy, assert_code};
 use e2e::ctx_builder;
 use e2e::server::{Reply, TestServer};
-use wasi_experimental_http_wasmtime::{
+use wasi_experimental_http_host::{
     DenyReason, ErrorCode, EventKind, HttpCtx, Quota, QuotaKind, QuotaLimits,
 };
 

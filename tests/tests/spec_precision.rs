@@ -8,7 +8,7 @@ use e2e::abi::{Proxy, assert_code};
 use e2e::run::try_instantiate_wat;
 use e2e::server::{Reply, TestServer};
 use e2e::{ctx_allowing, ctx_allowing_with_timeouts};
-use wasi_experimental_http_wasmtime::ErrorCode as E;
+use wasi_experimental_http_host::ErrorCode as E;
 
 // abi.md "Timeouts and limits": the idle timeout bounds each wait from its own start; time the
 // guest spends between calls never counts toward it. With a 300 ms idle timeout, a guest that
@@ -102,10 +102,8 @@ fn with_shared_memory_enabled_a_shared_export_is_memory_not_found() {
     config.shared_memory(true);
     let engine = wasmtime::Engine::new(&config).unwrap();
     let mut linker: wasmtime::Linker<e2e::run::State> = wasmtime::Linker::new(&engine);
-    wasi_experimental_http_wasmtime::add_to_linker(&mut linker, |s: &mut e2e::run::State| {
-        &mut s.http
-    })
-    .unwrap();
+    wasi_experimental_http_host::add_to_linker(&mut linker, |s: &mut e2e::run::State| &mut s.http)
+        .unwrap();
     let state = e2e::run::State {
         wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
         http: ctx_allowing(["http://127.0.0.1:1"]),

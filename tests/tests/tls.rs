@@ -25,7 +25,7 @@ use e2e::tls::{LOCAL_NAMES, TestCa, self_signed_config};
 use e2e::{ctx_builder, loopback_only_resolver, test_timeouts};
 use rustls::ProtocolVersion;
 use rustls::version::{TLS12, TLS13};
-use wasi_experimental_http_wasmtime::{
+use wasi_experimental_http_host::{
     AddressPolicy, ErrorCode as E, HttpCtx, HttpCtxBuilder, Timeouts,
 };
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bench::{builder_for, start_server};
 use e2e::guests::guest_wasm;
 use e2e::run::run_guest;
-use wasi_experimental_http_wasmtime::{HttpCtx, JsonLinesLog, Quota, QuotaLimits};
+use wasi_experimental_http_host::{HttpCtx, JsonLinesLog, Quota, QuotaLimits};
 
 /// The logs of finished rounds, dropped (so flushed) before the lines are counted.
 static SINKS: Mutex<Vec<JsonLinesLog>> = Mutex::new(Vec::new());

@@ -3,7 +3,7 @@
 //! request), compiling the module every time (`--no-cache`) and from wasmtime's compilation
 //! cache (warmed once; a private cache directory).
 //!
-//! `cargo build --release -p wasmtime-http && cargo run --release -p bench --bin startup
+//! `cargo build --release -p wasi-experimental-http-cli && cargo run --release -p bench --bin startup
 //! [-- ROUNDS]` (default 15). Variants alternate; medians are printed as a Markdown table.
 #![allow(
     clippy::unwrap_used,
@@ -25,7 +25,7 @@ fn cli() -> PathBuf {
     let cli = target.join("release/wasmtime-http");
     assert!(
         cli.exists(),
-        "{} missing: cargo build --release -p wasmtime-http",
+        "{} missing: cargo build --release -p wasi-experimental-http-cli",
         cli.display()
     );
     cli

@@ -36,7 +36,7 @@ const MAX_ASYNC_READ: usize = 256 * 1024;
 ///
 /// ```no_run
 /// use wasmtime::{Engine, Linker, Module, Store};
-/// use wasi_experimental_http_wasmtime::{add_to_linker_async, HttpCtx};
+/// use wasi_experimental_http_host::{add_to_linker_async, HttpCtx};
 ///
 /// struct Data { http: HttpCtx }
 ///

@@ -28,7 +28,7 @@ pub const FUNCTIONS: &[&str] = &["req", "close", "header_get", "headers_get_all"
 ///
 /// ```no_run
 /// use wasmtime::{Engine, Linker, Module, Store};
-/// use wasi_experimental_http_wasmtime::{add_to_linker, HttpCtx};
+/// use wasi_experimental_http_host::{add_to_linker, HttpCtx};
 ///
 /// struct Data { http: HttpCtx }
 ///
