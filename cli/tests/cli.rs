@@ -1044,12 +1044,10 @@ fn assert_fails_without_secret(args: &[&str], vars: &[(&str, &str)]) -> String {
         !o.contains(SECRET) && !e.contains(SECRET),
         "{args:?} {vars:?} printed the secret:\n{o}\n{e}"
     );
-    let line = e
-        .lines()
+    e.lines()
         .find(|l| l.starts_with("error: "))
         .unwrap_or_else(|| panic!("{args:?}: no error line: {e}"))
-        .to_owned();
-    line
+        .to_owned()
 }
 
 /// `--inject-header` carries the secret in the argument itself: neither the argument parser's

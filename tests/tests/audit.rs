@@ -517,7 +517,7 @@ fn the_audit_log_writes_what_a_callback_sees_even_when_the_callback_panics() {
 fn a_guest_looping_on_a_denied_call_writes_few_lines_and_counts_every_call() {
     let server = TestServer::echo();
     let sink = Sink::default();
-    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let log = wasi_experimental_http_host::JsonLinesLog::new(sink.clone()).unwrap();
     let mut p = Proxy::new(
         ctx_builder([server.origin()])
             .audit_log(&log)

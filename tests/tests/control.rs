@@ -459,7 +459,7 @@ impl Write for StalledSink {
 #[test]
 fn a_stalled_audit_log_yields_to_the_interrupt_and_the_deadline() {
     let sink = StalledSink::default();
-    let log = wasi_experimental_http_wasmtime::JsonLinesLog::new(sink.clone()).unwrap();
+    let log = wasi_experimental_http_host::JsonLinesLog::new(sink.clone()).unwrap();
     let ctx = ctx_builder(["http://127.0.0.1:1"])
         .audit_log(&log)
         .build()

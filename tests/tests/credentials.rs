@@ -288,7 +288,7 @@ fn siblings_share_mtls_connections_and_separate_builders_do_not() {
     };
     let first = with_identity();
     let sibling = first.new_sibling();
-    let get = |ctx: wasi_experimental_http_wasmtime::HttpCtx| {
+    let get = |ctx: wasi_experimental_http_host::HttpCtx| {
         let mut p = Proxy::new(ctx);
         let (status, h) = p.get(&format!("{origin}/"));
         assert_eq!(status, 200);

@@ -291,7 +291,7 @@ fn slow_resolution_past_the_deadline_is_deadline_exceeded() {
 #[test]
 fn resolution_returning_after_the_interrupt_and_the_deadline_is_interrupted() {
     use std::sync::{Arc, Mutex};
-    use wasi_experimental_http_wasmtime::InterruptHandle;
+    use wasi_experimental_http_host::InterruptHandle;
     let server = TestServer::echo();
     let live = SocketAddr::from(([127, 0, 0, 1], server.port()));
     let origin = format!("http://slow.test:{}", server.port());
@@ -299,7 +299,7 @@ fn resolution_returning_after_the_interrupt_and_the_deadline_is_interrupted() {
     let h = handle.clone();
     let ctx = HttpCtx::builder()
         .allowed_hosts([origin.as_str()])
-        .address_policy(wasi_experimental_http_wasmtime::AddressPolicy::AllowAll)
+        .address_policy(wasi_experimental_http_host::AddressPolicy::AllowAll)
         .timeouts(Timeouts {
             total: ms(200),
             ..RELAXED
